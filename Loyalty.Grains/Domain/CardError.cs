@@ -1,0 +1,35 @@
+namespace Loyalty.Grains.Domain;
+
+/// <summary>
+/// Why a command was refused. These are operating errors (explicit results the caller acts on),
+/// not programmer errors; the API layer maps each to one gRPC status code.
+/// </summary>
+public enum CardErrorCode
+{
+    /// <summary>The request itself is wrong: bad amount, empty receipt, duplicate line. Maps to INVALID_ARGUMENT.</summary>
+    InvalidArgument,
+    /// <summary>Unknown card, hold or receipt. NOT_FOUND.</summary>
+    NotFound,
+    /// <summary>The card exists already (issue). ALREADY_EXISTS.</summary>
+    CardExists,
+    /// <summary>The card is blocked or closed. FAILED_PRECONDITION.</summary>
+    CardNotActive,
+    /// <summary>Not enough available bonuses. FAILED_PRECONDITION.</summary>
+    InsufficientBonuses,
+    /// <summary>A programme limit (cap, minimum line amount, excluded category) forbids it. FAILED_PRECONDITION.</summary>
+    LimitExceeded,
+    /// <summary>The hold or receipt was already resolved/refunded/committed. FAILED_PRECONDITION.</summary>
+    AlreadyResolved,
+    /// <summary>The same operation id was used with a different payload. ALREADY_EXISTS.</summary>
+    OperationExistsWithDifferentPayload,
+    /// <summary>A bound of the runtime (mailbox, writer queue, activations) is full. RESOURCE_EXHAUSTED.</summary>
+    Overloaded,
+    /// <summary>The database could not be reached or the write could not be made durable. UNAVAILABLE.</summary>
+    Unavailable,
+}
+
+/// <summary>A refused command. The message is a full sentence with the numbers, safe to show to a cashier.</summary>
+public sealed class CardException(CardErrorCode code, string message) : Exception(message)
+{
+    public CardErrorCode Code { get; } = code;
+}

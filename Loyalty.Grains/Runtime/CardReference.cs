@@ -1,0 +1,88 @@
+using Loyalty.Grains.Domain;
+using Loyalty.Grains.Storage;
+
+namespace Loyalty.Grains.Runtime;
+
+/// <summary>
+/// The card grain as callers see it: each method takes the card's turn, loads its state if needed,
+/// and applies one command of <see cref="Domain.Card"/>. No balance rule lives here.
+/// </summary>
+internal sealed class CardReference(GrainRuntime runtime, string number) : ICardGrain
+{
+    public string Number => number;
+
+    public Task<CardView> GetAsync(CancellationToken cancellationToken = default) =>
+        Read(cancellationToken, async card => CardView.Of(Card.Settled(card, await runtime.ProgramOf(card), runtime.Now)));
+
+    public Task<QuoteResult> QuoteAsync(Receipt receipt, long requestedKopecks, CancellationToken cancellationToken = default) =>
+        Read(cancellationToken, async card => Card.Quote(card, await runtime.ProgramOf(card), receipt, requestedKopecks, runtime.Now));
+
+    public Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken = default) =>
+        Write(operationId, "redeem", new { number, receipt, amountKopecks }, cancellationToken,
+            async card => Card.Redeem(card, await runtime.ProgramOf(card), operationId, receipt, amountKopecks, runtime.Now));
+
+    public Task<CommitResult> CommitAsync(string operationId, Receipt receipt, string? holdId, CancellationToken cancellationToken = default) =>
+        Write(operationId, "commit", new { number, receipt, holdId = holdId ?? "" }, cancellationToken,
+            async card => Card.Commit(card, await runtime.ProgramOf(card), operationId, receipt, holdId, runtime.Now));
+
+    public Task<CancelResult> CancelAsync(string operationId, string holdId, CancellationToken cancellationToken = default) =>
+        Write(operationId, "cancel", new { holdId }, cancellationToken,
+            async card => Card.Cancel(card, await runtime.ProgramOf(card), operationId, holdId, runtime.Now));
+
+    public Task<RefundResult> RefundAsync(string operationId, ReceiptRef original, IReadOnlyList<ReturnedLine> lines, CancellationToken cancellationToken = default) =>
+        Write(operationId, "refund", new { number, original, lines }, cancellationToken, async card =>
+        {
+            Validate.ReceiptRef(original);
+            // Receipts of a card change only through this card's writes, which are version-checked,
+            // so reading the receipt inside the turn is consistent with the card state.
+            var receipt = await runtime.Store.LoadReceiptAsync(original);
+            if (receipt is null || (receipt.CardNumber != card.Number && !card.Predecessors.Contains(receipt.CardNumber)))
+                throw new CardException(CardErrorCode.NotFound, $"Receipt {original} was not committed with card {card.Number}.");
+            return Card.Refund(card, await runtime.ProgramOf(card), operationId, receipt, lines, runtime.Now);
+        });
+
+    public Task<CardView> AdjustAsync(string operationId, long amountKopecks, string reason, string actor, CancellationToken cancellationToken = default) =>
+        Write(operationId, "adjust", new { number, amountKopecks, reason, actor }, cancellationToken,
+            async card => Card.Adjust(card, await runtime.ProgramOf(card), operationId, amountKopecks, reason, actor, runtime.Now));
+
+    public Task<CardView> SetStatusAsync(string operationId, CardStatus status, string reason, CancellationToken cancellationToken = default) =>
+        Write(operationId, "status", new { number, status, reason }, cancellationToken,
+            async card => Card.SetStatus(card, await runtime.ProgramOf(card), status, reason, runtime.Now));
+
+    public Task<CommitResult> ApplyOfflineAsync(string operationId, Receipt receipt, IReadOnlyList<long> lineDiscounts, CancellationToken cancellationToken = default) =>
+        Write(operationId, "offline-receipt", new { number, receipt, lineDiscounts }, cancellationToken,
+            async card => Card.ApplyOffline(card, await runtime.ProgramOf(card), operationId, receipt, lineDiscounts, runtime.Now));
+
+    public Task<CardView> IssueAsync(string programId, string? phone, string? email, CancellationToken cancellationToken = default)
+    {
+        Validate.CardNumber(number);
+        Validate.Identifier(programId, "programme id");
+        // Issuing is idempotent by card number: the operation id is the number itself.
+        var operationId = $"issue-{number}";
+        return runtime.InvokeAsync([number], cancellationToken, cards =>
+            runtime.WriteAsync(cards, operationId, "issue", new { number, programId, phone = phone ?? "", email = email ?? "" }, async () =>
+            {
+                if (cards[0].State is { } existing)
+                    throw new CardException(CardErrorCode.CardExists, $"Card {number} exists already ({existing.Status}).");
+                var program = await runtime.Programs.GetAsync(programId);
+                return Card.Issue(number, program, phone, email, runtime.Now);
+            }));
+    }
+
+    public Task<StatementPage> GetStatementAsync(int pageSize, string? pageToken, CancellationToken cancellationToken = default) =>
+        Read(cancellationToken, card => runtime.Store.GetStatementAsync([card.Number, .. card.Predecessors], pageSize, pageToken));
+
+    private Task<T> Read<T>(CancellationToken cancellationToken, Func<CardState, Task<T>> read)
+    {
+        Validate.CardNumber(number);
+        return runtime.InvokeAsync([number], cancellationToken, cards => read(cards[0].State ?? throw GrainRuntime.NotFound(number)));
+    }
+
+    private Task<T> Write<T>(string operationId, string kind, object payload, CancellationToken cancellationToken, Func<CardState, Task<Decision<T>>> decide)
+    {
+        Validate.CardNumber(number);
+        Validate.OperationId(operationId);
+        return runtime.InvokeAsync([number], cancellationToken, cards =>
+            runtime.WriteAsync(cards, operationId, kind, payload, () => decide(cards[0].State ?? throw GrainRuntime.NotFound(number))));
+    }
+}

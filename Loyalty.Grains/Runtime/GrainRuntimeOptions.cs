@@ -1,0 +1,26 @@
+namespace Loyalty.Grains.Runtime;
+
+/// <summary>The runtime's bounds. Each one, when hit, gives the caller a clear "overloaded" error rather than a queue without end.</summary>
+public sealed class GrainRuntimeOptions
+{
+    /// <summary>Card activations kept in memory by one process.</summary>
+    public int MaxActivations { get; init; } = 200_000;
+
+    /// <summary>Calls waiting for one card's turn; beyond it the card is being hammered and callers are refused at once.</summary>
+    public int MailboxCapacity { get; init; } = 512;
+
+    /// <summary>An activation unused this long is dropped from memory; its state is in the database.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often idle activations are looked for.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Reload-and-retry rounds when another process keeps changing the same card. Each round makes
+    /// progress for someone, so a handful suffices; past it the caller is told to retry.
+    /// </summary>
+    public int MaxConflictRetries { get; init; } = 16;
+
+    /// <summary>Answers to recent operation ids remembered per card, so a quick retry needs no database read.</summary>
+    public int RecentOperationsPerCard { get; init; } = 16;
+}

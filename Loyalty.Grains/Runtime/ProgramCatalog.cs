@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+using Loyalty.Grains.Domain;
+using Loyalty.Grains.Storage;
+using Npgsql;
+
+namespace Loyalty.Grains.Runtime;
+
+/// <summary>
+/// Programme settings, read from the database and kept in memory for <see cref="CacheTime"/>.
+/// A change made through another server process is seen here within that time; a change made
+/// here is seen at once.
+/// </summary>
+public sealed class ProgramCatalog(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    public static readonly TimeSpan CacheTime = TimeSpan.FromSeconds(5);
+    public const string DefaultProgramId = "default";
+
+    private readonly ConcurrentDictionary<string, (ProgramSettings Settings, DateTimeOffset ReadAt)> _cache = new(StringComparer.Ordinal);
+
+    public async Task<ProgramSettings> GetAsync(string programId)
+    {
+        if (_cache.TryGetValue(programId, out var cached) && time.GetUtcNow() - cached.ReadAt < CacheTime)
+            return cached.Settings;
+        await using var command = dataSource.CreateCommand("SELECT settings::text FROM programs WHERE program_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = programId });
+        var json = (string?)await command.ExecuteScalarAsync()
+            ?? throw new CardException(CardErrorCode.NotFound, $"Programme {programId} does not exist.");
+        var settings = Json.Deserialize<ProgramSettings>(json);
+        _cache[programId] = (settings, time.GetUtcNow());
+        return settings;
+    }
+
+    /// <summary>Creates or replaces a programme after validating it.</summary>
+    public async Task<ProgramSettings> SetAsync(ProgramSettings settings)
+    {
+        settings.Validate();
+        await using var command = dataSource.CreateCommand(
+            "INSERT INTO programs (program_id, settings) VALUES ($1, $2::jsonb) ON CONFLICT (program_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()");
+        command.Parameters.Add(new NpgsqlParameter { Value = settings.ProgramId });
+        command.Parameters.Add(new NpgsqlParameter { Value = Json.Serialize(settings) });
+        await command.ExecuteNonQueryAsync();
+        _cache[settings.ProgramId] = (settings, time.GetUtcNow());
+        return settings;
+    }
+
+    /// <summary>Makes sure the default programme exists, without overwriting one an admin has set.</summary>
+    public async Task EnsureDefaultAsync()
+    {
+        await using var command = dataSource.CreateCommand("INSERT INTO programs (program_id, settings) VALUES ($1, $2::jsonb) ON CONFLICT DO NOTHING");
+        command.Parameters.Add(new NpgsqlParameter { Value = DefaultProgramId });
+        command.Parameters.Add(new NpgsqlParameter { Value = Json.Serialize(ProgramSettings.Default(DefaultProgramId)) });
+        await command.ExecuteNonQueryAsync();
+    }
+}

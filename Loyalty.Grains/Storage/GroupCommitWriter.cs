@@ -1,0 +1,350 @@
+using System.Threading.Channels;
+using Loyalty.Grains.Domain;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Loyalty.Grains.Storage;
+
+public sealed class GroupCommitOptions
+{
+    /// <summary>Most operations in one transaction. Beyond ~100 the fsync is already amortised.</summary>
+    public int MaxBatchSize { get; init; } = 256;
+
+    /// <summary>How long a batch waits for more operations after the first; 0 = take what is queued and go.</summary>
+    public TimeSpan MaxBatchWait { get; init; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Operations queued for the writer; beyond it callers are told the server is overloaded at once.</summary>
+    public int MaxQueuedWrites { get; init; } = 8_192;
+
+    /// <summary>One operation per transaction: the baseline the benchmark compares with.</summary>
+    public static GroupCommitOptions OnePerCommit => new() { MaxBatchSize = 1, MaxBatchWait = TimeSpan.Zero };
+}
+
+/// <summary>
+/// The process's one ledger writer. Many grains' writes are gathered into one transaction: one
+/// round trip for locks and idempotency checks, one for all rows, one fsync at COMMIT. Card rows are
+/// locked in card-number order so concurrent writers in other processes never deadlock. A write
+/// whose card version moved or whose operation id exists is answered alone and left out; if the
+/// batch still fails, each write is retried in its own transaction so only the faulty one fails.
+/// </summary>
+public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
+{
+    private sealed record Pending(LedgerWrite Write, TaskCompletionSource<WriteOutcome> Done);
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly GroupCommitOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<Pending> _queue;
+    private readonly Task _loop;
+
+    public GroupCommitWriter(NpgsqlDataSource dataSource, GroupCommitOptions? options = null, ILogger<GroupCommitWriter>? logger = null)
+    {
+        _dataSource = dataSource;
+        _options = options ?? new GroupCommitOptions();
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.MaxQueuedWrites)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Batches committed so far and operations in them; for the benchmark's report.</summary>
+    public long BatchesCommitted => Interlocked.Read(ref _batches);
+    public long WritesCommitted => Interlocked.Read(ref _writes);
+    private long _batches, _writes;
+
+    public Task<WriteOutcome> WriteAsync(LedgerWrite write)
+    {
+        var pending = new Pending(write, new TaskCompletionSource<WriteOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending))
+            return Task.FromResult<WriteOutcome>(new WriteOutcome.Failed(new CardException(CardErrorCode.Overloaded,
+                $"The ledger writer has {_options.MaxQueuedWrites} operations queued, its limit; try again shortly.")));
+        return pending.Done.Task;
+    }
+
+    /// <summary>Stops taking writes and finishes every queued one.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<Pending>(_options.MaxBatchSize);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var item)) batch.Add(item);
+            if (batch.Count < _options.MaxBatchSize && _options.MaxBatchWait > TimeSpan.Zero)
+            {
+                using var wait = new CancellationTokenSource(_options.MaxBatchWait);
+                try
+                {
+                    while (batch.Count < _options.MaxBatchSize && await reader.WaitToReadAsync(wait.Token))
+                        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var item)) batch.Add(item);
+                }
+                catch (OperationCanceledException) { }
+            }
+            if (batch.Count == 0) continue;
+            await CommitAsync(batch);
+        }
+    }
+
+    private async Task CommitAsync(List<Pending> batch)
+    {
+        try
+        {
+            var outcomes = await TryBatchAsync(batch.Select(p => p.Write).ToList());
+            for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(outcomes[i]);
+            return;
+        }
+        catch (Exception error) when (batch.Count > 1 && !IsConnectionFailure(error))
+        {
+            _logger.LogWarning(error, "A batch of {Count} writes failed; retrying each alone so only the faulty one fails.", batch.Count);
+        }
+        catch (Exception error)
+        {
+            var failure = Classify(error, batch[0].Write);
+            foreach (var p in batch) p.Done.TrySetResult(batch.Count == 1 ? failure : Unavailable(error));
+            return;
+        }
+
+        foreach (var p in batch)
+        {
+            try
+            {
+                p.Done.TrySetResult((await TryBatchAsync([p.Write]))[0]);
+            }
+            catch (Exception error)
+            {
+                p.Done.TrySetResult(Classify(error, p.Write));
+            }
+        }
+    }
+
+    private WriteOutcome Classify(Exception error, LedgerWrite write)
+    {
+        if (error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } unique)
+        {
+            switch (unique.ConstraintName)
+            {
+                case "operations_pkey":
+                    return new WriteOutcome.Conflict(write.Operation.CardNumber); // the grain reloads, then finds the stored operation
+                case "receipts_pkey":
+                    var r = write.ReceiptCreated!.Ref;
+                    return new WriteOutcome.Failed(new CardException(CardErrorCode.AlreadyResolved, $"Receipt {r} was already committed."));
+                case "cards_pkey":
+                    return new WriteOutcome.Conflict(write.Cards[0].State.Number);
+            }
+        }
+        _logger.LogError(error, "A write of operation {Kind} could not be stored.", write.Operation.Kind);
+        return Unavailable(error);
+    }
+
+    private static WriteOutcome Unavailable(Exception error) => new WriteOutcome.Failed(new CardException(CardErrorCode.Unavailable,
+        IsConnectionFailure(error)
+            ? "The database cannot be reached; nothing was changed. Try again or work offline."
+            : "The operation could not be stored; nothing was changed. Try again."));
+
+    private static bool IsConnectionFailure(Exception error) =>
+        error is NpgsqlException { IsTransient: true } or TimeoutException or System.Net.Sockets.SocketException or IOException
+        || error is NpgsqlException { InnerException: System.Net.Sockets.SocketException or IOException or TimeoutException };
+
+    /// <summary>One transaction for the given writes. Returns an outcome per write; throws if the transaction failed.</summary>
+    private async Task<WriteOutcome[]> TryBatchAsync(IReadOnlyList<LedgerWrite> writes)
+    {
+        var outcomes = new WriteOutcome?[writes.Count];
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        try
+        {
+            // Round trip 1: open the transaction, lock the card rows in number order, read their
+            // versions, and find operation ids that are already stored.
+            var numbers = writes.SelectMany(w => w.Cards.Select(c => c.State.Number)).Distinct().Order(StringComparer.Ordinal).ToArray();
+            var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+            var stored = new Dictionary<string, StoredOperation>(StringComparer.Ordinal);
+            await using (var check = new NpgsqlBatch(connection))
+            {
+                check.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+                var lockCards = new NpgsqlBatchCommand("SELECT number, version FROM cards WHERE number = ANY($1) ORDER BY number FOR UPDATE");
+                lockCards.Parameters.Add(new NpgsqlParameter { Value = numbers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                check.BatchCommands.Add(lockCards);
+                var findOperations = new NpgsqlBatchCommand("SELECT operation_id, card_number, kind, payload_hash, result::text FROM operations WHERE operation_id = ANY($1)");
+                findOperations.Parameters.Add(new NpgsqlParameter { Value = writes.Select(w => w.Operation.OperationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                check.BatchCommands.Add(findOperations);
+                await using var reader = await check.ExecuteReaderAsync();
+                while (await reader.ReadAsync()) versions[reader.GetString(0)] = reader.GetInt64(1);
+                await reader.NextResultAsync();
+                while (await reader.ReadAsync())
+                    stored[reader.GetString(0)] = new StoredOperation(reader.GetString(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3], reader.GetString(4));
+            }
+
+            var accepted = new List<LedgerWrite>(writes.Count);
+            var operationIds = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < writes.Count; i++)
+            {
+                var w = writes[i];
+                var conflict = w.Cards.FirstOrDefault(c => versions.TryGetValue(c.State.Number, out var v) ? v != c.ExpectedVersion : c.ExpectedVersion != 0);
+                if (conflict is not null)
+                    outcomes[i] = new WriteOutcome.Conflict(conflict.State.Number);
+                else if (stored.TryGetValue(w.Operation.OperationId, out var existing))
+                    outcomes[i] = new WriteOutcome.Duplicate(existing);
+                else if (!operationIds.Add(w.Operation.OperationId))
+                    outcomes[i] = new WriteOutcome.Conflict(w.Operation.CardNumber); // same id twice in one batch: the loser re-reads and finds the winner
+                else
+                    accepted.Add(w);
+            }
+
+            // Round trip 2: all rows of all accepted writes as a handful of set-based statements, then COMMIT.
+            await using (var apply = new NpgsqlBatch(connection))
+            {
+                if (accepted.Count > 0) AddWrites(apply, accepted);
+                apply.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+                await apply.ExecuteNonQueryAsync();
+            }
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _writes, accepted.Count);
+            for (var i = 0; i < outcomes.Length; i++) outcomes[i] ??= WriteOutcome.Done;
+            return outcomes!;
+        }
+        catch
+        {
+            await RollbackQuietly(connection);
+            throw;
+        }
+    }
+
+    private static async Task RollbackQuietly(NpgsqlConnection connection)
+    {
+        try
+        {
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+                await rollback.ExecuteNonQueryAsync();
+            }
+        }
+        catch (Exception)
+        {
+            // The connection is broken; the server aborts the transaction when it notices.
+        }
+    }
+
+    private static void AddWrites(NpgsqlBatch batch, IReadOnlyList<LedgerWrite> writes)
+    {
+        var cards = writes.SelectMany(w => w.Cards).ToList();
+        var inserts = cards.Where(c => c.ExpectedVersion == 0).Select(c => c.State).ToList();
+        var updates = cards.Where(c => c.ExpectedVersion != 0).Select(c => c.State).ToList();
+        const string cardColumns = "$1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[]";
+        if (inserts.Count > 0)
+            batch.BatchCommands.Add(CardCommand(inserts,
+                $"INSERT INTO cards (number, program_id, status, version, balance, held, pending, state) SELECT * FROM unnest({cardColumns})"));
+        if (updates.Count > 0)
+            batch.BatchCommands.Add(CardCommand(updates,
+                $"""
+                UPDATE cards c SET program_id = u.program_id, status = u.status, version = u.version, balance = u.balance,
+                       held = u.held, pending = u.pending, state = u.state, updated_at = now()
+                FROM unnest({cardColumns}) AS u(number, program_id, status, version, balance, held, pending, state)
+                WHERE c.number = u.number
+                """));
+
+        var entries = writes.SelectMany(w => w.Entries).ToList();
+        if (entries.Count > 0)
+        {
+            var ledger = new NpgsqlBatchCommand(
+                """
+                INSERT INTO ledger (card_number, operation_id, entry_number, kind, amount, held_delta, pending_delta, balance_after,
+                                    available_after, version_after, store_id, register_id, shift_number, receipt_number, offline, reason, actor, at)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
+                                     $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bool[], $16::text[], $17::text[], $18::timestamptz[])
+                """);
+            Add(ledger, entries.Select(e => e.CardNumber).ToArray());
+            Add(ledger, entries.Select(e => e.OperationId).ToArray());
+            Add(ledger, entries.Select(e => e.EntryNumber).ToArray());
+            Add(ledger, entries.Select(e => e.Kind.ToString()).ToArray());
+            Add(ledger, entries.Select(e => e.AmountKopecks).ToArray());
+            Add(ledger, entries.Select(e => e.HeldDeltaKopecks).ToArray());
+            Add(ledger, entries.Select(e => e.PendingDeltaKopecks).ToArray());
+            Add(ledger, entries.Select(e => e.BalanceAfterKopecks).ToArray());
+            Add(ledger, entries.Select(e => e.AvailableAfterKopecks).ToArray());
+            Add(ledger, entries.Select(e => e.VersionAfter).ToArray());
+            Add(ledger, entries.Select(e => e.Receipt?.StoreId).ToArray());
+            Add(ledger, entries.Select(e => e.Receipt?.RegisterId).ToArray());
+            Add(ledger, entries.Select(e => e.Receipt?.ShiftNumber).ToArray());
+            Add(ledger, entries.Select(e => e.Receipt?.ReceiptNumber).ToArray());
+            Add(ledger, entries.Select(e => e.Offline).ToArray());
+            Add(ledger, entries.Select(e => e.Reason).ToArray());
+            Add(ledger, entries.Select(e => e.Actor).ToArray());
+            Add(ledger, entries.Select(e => e.At).ToArray());
+            batch.BatchCommands.Add(ledger);
+        }
+
+        var operations = new NpgsqlBatchCommand(
+            "INSERT INTO operations (operation_id, card_number, kind, payload_hash, result, at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[], $6::timestamptz[])");
+        Add(operations, writes.Select(w => w.Operation.OperationId).ToArray());
+        Add(operations, writes.Select(w => w.Operation.CardNumber).ToArray());
+        Add(operations, writes.Select(w => w.Operation.Kind).ToArray());
+        Add(operations, writes.Select(w => w.Operation.PayloadHash).ToArray());
+        Add(operations, writes.Select(w => w.Operation.ResultJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(operations, writes.Select(w => w.At).ToArray());
+        batch.BatchCommands.Add(operations);
+
+        var created = writes.Where(w => w.ReceiptCreated is not null).ToList();
+        if (created.Count > 0)
+            batch.BatchCommands.Add(ReceiptCommand(created, w => w.ReceiptCreated!,
+                "INSERT INTO receipts (store_id, register_id, shift_number, receipt_number, card_number, offline, redeemed, accrued, lines, operation_id, at) SELECT * FROM unnest({0})"));
+        var updated = writes.Where(w => w.ReceiptUpdated is not null).ToList();
+        if (updated.Count > 0)
+            batch.BatchCommands.Add(ReceiptCommand(updated, w => w.ReceiptUpdated!,
+                """
+                UPDATE receipts r SET lines = u.lines
+                FROM unnest({0}) AS u(store_id, register_id, shift_number, receipt_number, card_number, offline, redeemed, accrued, lines, operation_id, at)
+                WHERE (r.store_id, r.register_id, r.shift_number, r.receipt_number) = (u.store_id, u.register_id, u.shift_number, u.receipt_number)
+                """));
+    }
+
+    private static NpgsqlBatchCommand CardCommand(List<CardState> states, string sql)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        Add(command, states.Select(s => s.Number).ToArray());
+        Add(command, states.Select(s => s.ProgramId).ToArray());
+        Add(command, states.Select(s => s.Status.ToString()).ToArray());
+        Add(command, states.Select(s => s.Version).ToArray());
+        Add(command, states.Select(s => s.BalanceKopecks).ToArray());
+        Add(command, states.Select(s => s.HeldKopecks).ToArray());
+        Add(command, states.Select(s => s.PendingKopecks).ToArray());
+        Add(command, states.Select(Json.Serialize).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        return command;
+    }
+
+    private static NpgsqlBatchCommand ReceiptCommand(List<LedgerWrite> writes, Func<LedgerWrite, ReceiptRecord> pick, string sqlTemplate)
+    {
+        var sql = sqlTemplate.Replace("{0}", "$1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::text[], $11::timestamptz[]");
+        var command = new NpgsqlBatchCommand(sql);
+        var records = writes.Select(pick).ToList();
+        Add(command, records.Select(r => r.Ref.StoreId).ToArray());
+        Add(command, records.Select(r => r.Ref.RegisterId).ToArray());
+        Add(command, records.Select(r => r.Ref.ShiftNumber).ToArray());
+        Add(command, records.Select(r => r.Ref.ReceiptNumber).ToArray());
+        Add(command, records.Select(r => r.CardNumber).ToArray());
+        Add(command, records.Select(r => r.Offline).ToArray());
+        Add(command, records.Select(r => r.Redeemed).ToArray());
+        Add(command, records.Select(r => r.Accrued).ToArray());
+        Add(command, records.Select(r => Json.Serialize(r.Lines)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(command, writes.Select(w => w.Operation.OperationId).ToArray());
+        Add(command, writes.Select(w => w.At).ToArray());
+        return command;
+    }
+
+    private static void Add<T>(NpgsqlBatchCommand command, T[] values, NpgsqlDbType? type = null)
+    {
+        var parameter = new NpgsqlParameter { Value = values };
+        if (type is { } t) parameter.NpgsqlDbType = t;
+        command.Parameters.Add(parameter);
+    }
+}

@@ -1,0 +1,40 @@
+using Loyalty.Grains.Domain;
+
+namespace Loyalty.Grains.Storage;
+
+/// <summary>A card row to write, valid only if the row still has <see cref="ExpectedVersion"/> (0: the card must not exist yet).</summary>
+public sealed record CardWrite(CardState State, long ExpectedVersion);
+
+/// <summary>The idempotency record of an accepted operation.</summary>
+public sealed record OperationRecord(string OperationId, string CardNumber, string Kind, byte[] PayloadHash, string ResultJson);
+
+/// <summary>Everything one accepted command makes durable, in one transaction.</summary>
+public sealed record LedgerWrite(
+    IReadOnlyList<CardWrite> Cards,
+    IReadOnlyList<LedgerEntry> Entries,
+    OperationRecord Operation,
+    ReceiptRecord? ReceiptCreated,
+    ReceiptRecord? ReceiptUpdated,
+    DateTimeOffset At);
+
+/// <summary>An operation as stored, for answering retries.</summary>
+public sealed record StoredOperation(string OperationId, string CardNumber, string Kind, byte[] PayloadHash, string ResultJson);
+
+/// <summary>What became of a write. Only <see cref="Committed"/> changed anything.</summary>
+public abstract record WriteOutcome
+{
+    public sealed record Committed : WriteOutcome;
+    /// <summary>Another process changed the card since this activation read it: reload and decide again.</summary>
+    public sealed record Conflict(string CardNumber) : WriteOutcome;
+    /// <summary>The operation id is already stored; answer with what is stored.</summary>
+    public sealed record Duplicate(StoredOperation Stored) : WriteOutcome;
+    public sealed record Failed(CardException Error) : WriteOutcome;
+
+    public static readonly Committed Done = new();
+}
+
+public interface ILedgerWriter
+{
+    /// <summary>Completes once the write is durable (or refused). Never cancelled half-way: the outcome is always known.</summary>
+    Task<WriteOutcome> WriteAsync(LedgerWrite write);
+}

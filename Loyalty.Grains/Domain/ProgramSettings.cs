@@ -15,7 +15,7 @@ public sealed record ProgramSettings
     public IReadOnlyDictionary<string, int> CategoryRates { get; init; } = new Dictionary<string, int>();
 
     /// <summary>Categories that neither earn bonuses nor may be paid with them (tobacco, alcohol, gift cards).</summary>
-    public IReadOnlySet<string> ExcludedCategories { get; init; } = new HashSet<string>();
+    public IReadOnlyCollection<string> ExcludedCategories { get; init; } = new HashSet<string>();
 
     /// <summary>At most this percent of the receipt total may be paid with bonuses.</summary>
     public int MaxRedeemPercent { get; init; } = 100;

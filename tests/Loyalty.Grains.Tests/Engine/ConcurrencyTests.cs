@@ -1,0 +1,127 @@
+using Loyalty.Grains.Domain;
+using Loyalty.Grains.Runtime;
+using Loyalty.Grains.Tests.Support;
+
+namespace Loyalty.Grains.Tests.Engine;
+
+public sealed class ConcurrencyTests : EngineTestBase
+{
+    [Fact]
+    public async Task Two_hundred_concurrent_holds_of_100_on_a_card_holding_1000_let_exactly_10_succeed()
+    {
+        var card = await IssueWithBalanceAsync("1000001", 1_000_00);
+
+        var attempts = Enumerable.Range(1, 200).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await card.RedeemAsync($"hold-{i}", ReceiptOf(i, 500_00), 100_00);
+                return true;
+            }
+            catch (CardException e) when (e.Code == CardErrorCode.InsufficientBonuses)
+            {
+                return false;
+            }
+        }));
+        var results = await Task.WhenAll(attempts);
+
+        Assert.Equal(10, results.Count(ok => ok));
+        var view = await card.GetAsync();
+        Assert.Equal(1_000_00, view.HeldKopecks);
+        Assert.Equal(0, view.AvailableKopecks);
+        Assert.Equal(10, await ScalarAsync("SELECT count(*) FROM ledger WHERE kind = 'Hold'"));
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task Retries_with_the_same_operation_id_never_change_a_balance_twice()
+    {
+        var card = await IssueWithBalanceAsync("1000002", 500_00);
+
+        // The same adjustment and the same hold, retried concurrently, after the activation was
+        // dropped from memory, and through a second server process on the same database.
+        var adjustments = Enumerable.Range(0, 50).Select(_ => Task.Run(() => card.AdjustAsync("bonus-once", 10_00, "goodwill", "test")));
+        var answers = await Task.WhenAll(adjustments);
+        Assert.All(answers, a => Assert.Equal(510_00, a.BalanceKopecks));
+
+        var hold = await card.RedeemAsync("redeem-once", ReceiptOf(1, 300_00), 100_00);
+        Runtime.Sweep(TimeSpan.Zero);
+        var again = await card.RedeemAsync("redeem-once", ReceiptOf(1, 300_00), 100_00);
+        Assert.Equal(hold.HoldId, again.HoldId);
+
+        var other = await StartEngineAsync();
+        var fromOther = await other.Runtime.Card("1000002").RedeemAsync("redeem-once", ReceiptOf(1, 300_00), 100_00);
+        Assert.Equal(hold.HoldId, fromOther.HoldId);
+        var commit = await other.Runtime.Card("1000002").CommitAsync("commit-once", ReceiptOf(1, 300_00), hold.HoldId);
+        var commitAgain = await card.CommitAsync("commit-once", ReceiptOf(1, 300_00), hold.HoldId);
+        Assert.Equal(commit, commitAgain with { Card = commit.Card });
+        Assert.Equal(commit.Card, commitAgain.Card);
+
+        var view = await other.Runtime.Card("1000002").GetAsync();
+        Assert.Equal(510_00 - 100_00 + 10_00, view.BalanceKopecks); // 5 % of the 200.00 paid with money
+        Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM ledger WHERE operation_id = 'bonus-once'"));
+        Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM ledger WHERE operation_id = 'redeem-once'"));
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task The_same_operation_id_with_a_different_payload_is_refused_and_changes_nothing()
+    {
+        var card = await IssueWithBalanceAsync("1000003", 100_00);
+        await card.AdjustAsync("adj-1", 5_00, "goodwill", "test");
+
+        var error = await RefusedAsync(CardErrorCode.OperationExistsWithDifferentPayload, () => card.AdjustAsync("adj-1", 6_00, "goodwill", "test"));
+        Assert.Contains("adj-1", error.Message);
+        Runtime.Sweep(TimeSpan.Zero);
+        await RefusedAsync(CardErrorCode.OperationExistsWithDifferentPayload, () => card.RedeemAsync("adj-1", ReceiptOf(7, 100_00), 1_00));
+
+        Assert.Equal(105_00, (await card.GetAsync()).BalanceKopecks);
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task Two_runtimes_on_one_database_hammering_the_same_cards_lose_no_update()
+    {
+        string[] numbers = ["2000001", "2000002", "2000003", "2000004"];
+        foreach (var n in numbers) await IssueWithBalanceAsync(n, 0);
+        var second = await StartEngineAsync();
+        GrainRuntime[] runtimes = [Runtime, second.Runtime];
+        const int perRuntimePerCard = 60;
+
+        var work = runtimes.SelectMany((runtime, r) => numbers.SelectMany(n => Enumerable.Range(0, perRuntimePerCard).Select(i =>
+            Task.Run(() => runtime.Card(n).AdjustAsync($"r{r}-{n}-{i}", 1_00, "load", "test")))));
+        await Task.WhenAll(work);
+
+        foreach (var n in numbers)
+        {
+            Assert.Equal(2 * perRuntimePerCard * 1_00, await ScalarAsync($"SELECT balance FROM cards WHERE number = '{n}'"));
+            Assert.Equal(2 * perRuntimePerCard + 1, await ScalarAsync($"SELECT version FROM cards WHERE number = '{n}'"));
+        }
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task Two_runtimes_racing_holds_on_one_card_never_overdraw_it()
+    {
+        await IssueWithBalanceAsync("2000010", 1_000_00);
+        var second = await StartEngineAsync();
+        GrainRuntime[] runtimes = [Runtime, second.Runtime];
+
+        var attempts = Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await runtimes[i % 2].Card("2000010").RedeemAsync($"race-{i}", ReceiptOf(100 + i, 500_00), 100_00);
+                return true;
+            }
+            catch (CardException e) when (e.Code == CardErrorCode.InsufficientBonuses)
+            {
+                return false;
+            }
+        }));
+
+        Assert.Equal(10, (await Task.WhenAll(attempts)).Count(ok => ok));
+        Assert.Equal(1_000_00, await ScalarAsync("SELECT held FROM cards WHERE number = '2000010'"));
+        await AssertInvariantsHoldAsync();
+    }
+}

@@ -40,7 +40,8 @@ CREATE TABLE ledger (
     reason          text,
     actor           text,
     at              timestamptz NOT NULL,
-    UNIQUE (operation_id, entry_number)
+    -- A transfer writes one operation on two cards; each card numbers its own rows.
+    UNIQUE (operation_id, card_number, entry_number)
 );
 CREATE INDEX ledger_by_card ON ledger (card_number, id);
 CREATE INDEX ledger_by_receipt ON ledger (store_id, register_id, shift_number, receipt_number) WHERE store_id IS NOT NULL;

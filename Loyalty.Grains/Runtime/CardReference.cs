@@ -59,14 +59,23 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
         Validate.Identifier(programId, "programme id");
         // Issuing is idempotent by card number: the operation id is the number itself.
         var operationId = $"issue-{number}";
-        return runtime.InvokeAsync([number], cancellationToken, cards =>
-            runtime.WriteAsync(cards, operationId, "issue", new { number, programId, phone = phone ?? "", email = email ?? "" }, async () =>
+        return runtime.InvokeAsync([number], cancellationToken, async cards =>
+        {
+            try
             {
-                if (cards[0].State is { } existing)
-                    throw new CardException(CardErrorCode.CardExists, $"Card {number} exists already ({existing.Status}).");
-                var program = await runtime.Programs.GetAsync(programId);
-                return Card.Issue(number, program, phone, email, runtime.Now);
-            }));
+                return await runtime.WriteAsync(cards, operationId, "issue", new { number, programId, phone = phone ?? "", email = email ?? "" }, async () =>
+                {
+                    if (cards[0].State is { } existing)
+                        throw new CardException(CardErrorCode.CardExists, $"Card {number} exists already ({existing.Status}).");
+                    var program = await runtime.Programs.GetAsync(programId);
+                    return Card.Issue(number, program, phone, email, runtime.Now);
+                });
+            }
+            catch (CardException e) when (e.Code == CardErrorCode.OperationExistsWithDifferentPayload)
+            {
+                throw new CardException(CardErrorCode.CardExists, $"Card {number} exists already, issued with other details.");
+            }
+        });
     }
 
     public Task<StatementPage> GetStatementAsync(int pageSize, string? pageToken, CancellationToken cancellationToken = default) =>

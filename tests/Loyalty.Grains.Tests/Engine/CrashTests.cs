@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using Loyalty.Grains.Tests.Support;
+
+namespace Loyalty.Grains.Tests.Engine;
+
+public sealed class CrashTests : EngineTestBase
+{
+    [Fact]
+    public async Task A_server_process_killed_mid_flight_loses_no_acknowledged_operation_and_leaves_the_books_balanced()
+    {
+        string[] numbers = ["6000001", "6000002", "6000003", "6000004"];
+        foreach (var n in numbers) await IssueWithBalanceAsync(n, 50_00);
+        var client = Path.Combine(AppContext.BaseDirectory, "Loyalty.CrashClient.dll");
+        var acknowledged = new List<string>();
+
+        for (var round = 0; round < 2; round++)
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { client, ConnectionString, string.Join(',', numbers), $"crash{round}" }) start.ArgumentList.Add(a);
+            using var process = Process.Start(start)!;
+            _ = process.StandardError.ReadToEndAsync();
+            var seen = 0;
+            // Kill after a few hundred acknowledgements, while writes are surely queued and in flight.
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                if (!line.StartsWith("ACK ", StringComparison.Ordinal)) continue;
+                acknowledged.Add(line[4..]);
+                if (++seen == 300) { process.Kill(); break; }
+            }
+            await process.WaitForExitAsync();
+        }
+
+        Assert.True(acknowledged.Count >= 600, $"only {acknowledged.Count} operations were acknowledged before the kills");
+        await using var command = Engine.DataSource.CreateCommand("SELECT count(*) FROM operations WHERE operation_id = ANY($1)");
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = acknowledged.ToArray() });
+        Assert.Equal(acknowledged.Count, Convert.ToInt32(await command.ExecuteScalarAsync()));
+        Assert.Equal(0, await ScalarAsync("SELECT count(*) FROM (SELECT operation_id, card_number, entry_number FROM ledger GROUP BY 1, 2, 3 HAVING count(*) > 1) d"));
+        await AssertInvariantsHoldAsync();
+
+        // This process's activations were never told about the other process's writes; they must
+        // notice the newer versions and still answer correctly.
+        foreach (var n in numbers)
+        {
+            var view = await Runtime.Card(n).AdjustAsync($"after-crash-{n}", 1_00, "after", "test");
+            Assert.Equal(await ScalarAsync($"SELECT balance FROM cards WHERE number = '{n}'"), view.BalanceKopecks);
+        }
+        await AssertInvariantsHoldAsync();
+    }
+}

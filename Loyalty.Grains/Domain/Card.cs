@@ -147,7 +147,10 @@ public static class Card
             change.Post(operationId, LedgerKind.OfflineRedeem, amount: -redeemed, held: 0, pending: 0, receipt.Ref, offline: true,
                 reason: negative ? "offline redemption exceeded the available balance" : null);
         }
-        var accruals = ProgramRules.Accruals(program, receipt, lineDiscounts);
+        // The register gave the discount, so it is booked; a blocked card earns nothing, online or not.
+        var accruals = change.State.Status == CardStatus.Blocked
+            ? new long[receipt.Lines.Count]
+            : ProgramRules.Accruals(program, receipt, lineDiscounts);
         var availableAt = change.Accrue(operationId, accruals.Sum(), receipt.Ref, offline: true);
         var record = RecordOf(receipt, change.State.Number, lineDiscounts, accruals, offline: true);
         return change.Finish(st => new CommitResult(redeemed, accruals.Sum(), availableAt, CardView.Of(st), negative), created: record);

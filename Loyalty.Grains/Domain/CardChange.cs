@@ -53,7 +53,7 @@ internal sealed class CardChange
 
     /// <summary>Records one movement and applies it to the card's three figures.</summary>
     public void Post(string operationId, LedgerKind kind, long amount, long held, long pending, ReceiptRef? receipt,
-        bool offline = false, string? reason = null, string? actor = null)
+        bool offline = false, string? reason = null, string? actor = null, DateTimeOffset? at = null)
     {
         _state = _state with
         {
@@ -64,7 +64,7 @@ internal sealed class CardChange
         _entryNumbers.TryGetValue(operationId, out var number);
         _entryNumbers[operationId] = number + 1;
         _entries.Add(new LedgerEntry(_state.Number, operationId, number, kind, amount, held, pending,
-            _state.BalanceKopecks, _state.AvailableKopecks, _state.Version + 1, receipt, offline, reason, actor, _now));
+            _state.BalanceKopecks, _state.AvailableKopecks, _state.Version + 1, receipt, offline, reason, actor, at ?? _now));
     }
 
     /// <summary>Consumes released lots, nearest expiry first. Offline, a shortfall becomes debt instead of a refusal.</summary>
@@ -138,7 +138,7 @@ internal sealed class CardChange
     }
 
     /// <summary>Voids a hold: its takes go back into lots with their original dates.</summary>
-    public void Void(Hold hold, string operationId, LedgerKind kind, HoldResolution resolution)
+    public void Void(Hold hold, string operationId, LedgerKind kind, HoldResolution resolution, DateTimeOffset? resolvedAt = null)
     {
         var lots = _state.Lots;
         var nextId = _state.NextLotId;
@@ -149,10 +149,12 @@ internal sealed class CardChange
             Lots = lots,
             NextLotId = nextId,
             Holds = _state.Holds.Remove(hold),
-            ResolvedHolds = Card.Remember(_state.ResolvedHolds, new ResolvedHold(hold.Id, hold.AmountKopecks, resolution, _now)),
+            ResolvedHolds = Card.Remember(_state.ResolvedHolds, new ResolvedHold(hold.Id, hold.AmountKopecks, resolution, resolvedAt ?? _now)),
         };
+        Post(operationId, kind, amount: 0, held: -hold.AmountKopecks, pending: 0, hold.Receipt.Ref, at: resolvedAt);
+        // Bonuses whose lot burnt while they were held burn now, before they could repay a debt or be counted.
+        BurnExpiredLots();
         RepayDebtFromLots();
-        Post(operationId, kind, amount: 0, held: -hold.AmountKopecks, pending: 0, hold.Receipt.Ref);
     }
 
     /// <summary>Receives the lots, debt and history of a card being replaced or merged into this one.</summary>
@@ -180,20 +182,27 @@ internal sealed class CardChange
     private void Settle()
     {
         foreach (var hold in _state.Holds.Where(h => h.ExpiresAt <= _now).ToList())
-            Void(hold, $"{SystemOperationPrefix}hold-expired:{hold.Id}", LedgerKind.HoldExpired, HoldResolution.Expired);
+            Void(hold, $"{SystemOperationPrefix}hold-expired:{hold.Id}", LedgerKind.HoldExpired, HoldResolution.Expired, resolvedAt: hold.ExpiresAt);
 
         foreach (var lot in _state.Lots.Where(l => !l.Released && l.AvailableAt <= _now).OrderBy(l => l.Id).ToList())
         {
             _state = _state with { Lots = _state.Lots.Replace(lot, lot with { Released = true }) };
             Post($"{SystemOperationPrefix}accrual-released:{_state.Number}:{lot.SourceReceipt ?? lot.Id.ToString()}:{lot.Id}", LedgerKind.AccrualRelease,
-                amount: 0, held: 0, pending: -lot.RemainingKopecks, receipt: null);
+                amount: 0, held: 0, pending: -lot.RemainingKopecks, receipt: null, at: lot.AvailableAt);
             RepayDebtFromLots();
         }
 
+        BurnExpiredLots();
+    }
+
+    /// <summary>Released lots past their expiry burn; the ledger row carries the moment they expired.</summary>
+    private void BurnExpiredLots()
+    {
         foreach (var lot in _state.Lots.Where(l => l.Released && l.ExpiresAt <= _now).OrderBy(l => l.Id).ToList())
         {
             _state = _state with { Lots = _state.Lots.Remove(lot) };
-            Post($"{SystemOperationPrefix}expired:{_state.Number}:{lot.Id}:{lot.ExpiresAt:yyyyMMddHHmmss}", LedgerKind.Expiry, amount: -lot.RemainingKopecks, held: 0, pending: 0, receipt: null);
+            Post($"{SystemOperationPrefix}expired:{_state.Number}:{lot.Id}:{lot.ExpiresAt:yyyyMMddHHmmss}", LedgerKind.Expiry,
+                amount: -lot.RemainingKopecks, held: 0, pending: 0, receipt: null, at: lot.ExpiresAt);
         }
     }
 

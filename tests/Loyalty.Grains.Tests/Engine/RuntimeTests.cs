@@ -1,0 +1,121 @@
+using Loyalty.Grains.Domain;
+using Loyalty.Grains.Runtime;
+using Loyalty.Grains.Storage;
+using Loyalty.Grains.Tests.Support;
+
+namespace Loyalty.Grains.Tests.Engine;
+
+public sealed class RuntimeTests : EngineTestBase
+{
+    [Fact]
+    public async Task A_failing_operation_in_a_group_commit_rejects_only_itself()
+    {
+        // A long batch window so that all writes below surely share one transaction.
+        var engine = await StartEngineAsync(new EngineOptions { GroupCommit = new GroupCommitOptions { MaxBatchWait = TimeSpan.FromMilliseconds(200) } });
+        var numbers = Enumerable.Range(0, 30).Select(i => $"70{i:D5}").ToArray();
+        await engine.Runtime.IssueRangeAsync(numbers[0], numbers[^1], "default");
+        await engine.Runtime.Card(numbers[0]).CommitAsync("first", ReceiptOf(999, 10_00), null);
+        var batchesBefore = engine.Writer.BatchesCommitted;
+
+        // Every card commits a fresh receipt, except card 7 which re-commits receipt 999.
+        var commits = numbers.Select((n, i) => Task.Run(async () =>
+        {
+            try
+            {
+                await engine.Runtime.Card(n).CommitAsync($"batch-{i}", ReceiptOf(i == 7 ? 999 : 1000 + i, 10_00), null);
+                return null;
+            }
+            catch (CardException e)
+            {
+                return (CardErrorCode?)e.Code;
+            }
+        }));
+        var outcomes = await Task.WhenAll(commits);
+
+        Assert.Equal(CardErrorCode.AlreadyResolved, outcomes[7]);
+        Assert.All(outcomes.Where((_, i) => i != 7), o => Assert.Null(o));
+        Assert.Equal(29, await ScalarAsync("SELECT count(*) FROM operations WHERE operation_id LIKE 'batch-%'"));
+        Assert.True(engine.Writer.BatchesCommitted - batchesBefore < 30, "the writes were not grouped at all");
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task A_card_whose_mailbox_is_full_refuses_further_calls_at_once()
+    {
+        var engine = await StartEngineAsync(new EngineOptions { Runtime = new GrainRuntimeOptions { MailboxCapacity = 4 } });
+        await engine.Runtime.Card("7100001").IssueAsync("default", null, null);
+
+        var calls = Enumerable.Range(0, 64).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await engine.Runtime.Card("7100001").AdjustAsync($"mb-{i}", 1_00, "load", "test");
+                return true;
+            }
+            catch (CardException e) when (e.Code == CardErrorCode.Overloaded)
+            {
+                Assert.Contains("4 calls waiting", e.Message);
+                return false;
+            }
+        }));
+        var results = await Task.WhenAll(calls);
+
+        Assert.Contains(false, results);
+        var succeeded = results.Count(ok => ok);
+        Assert.Equal(succeeded * 1_00, (await engine.Runtime.Card("7100001").GetAsync()).BalanceKopecks);
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task Idle_activations_are_dropped_and_come_back_from_the_database()
+    {
+        var card = await IssueWithBalanceAsync("7100002", 25_00);
+        Assert.True(Runtime.ActivationCount >= 1);
+
+        Assert.True(Runtime.Sweep(TimeSpan.Zero) >= 1);
+        Assert.Equal(0, Runtime.ActivationCount);
+
+        Assert.Equal(25_00, (await card.GetAsync()).BalanceKopecks);
+        Assert.Equal(1, Runtime.ActivationCount);
+    }
+
+    [Fact]
+    public async Task Calls_to_one_card_take_turns_in_arrival_order()
+    {
+        var card = await IssueWithBalanceAsync("7100003", 0);
+
+        // Each adjustment's answer shows the balance it left; in turn order these are 1, 2, 3, ...
+        var answers = await Task.WhenAll(Enumerable.Range(1, 100).Select(i => card.AdjustAsync($"turn-{i}", 1, "order", "test")));
+
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), answers.Select(a => a.BalanceKopecks));
+    }
+
+    [Fact]
+    public async Task A_full_writer_queue_refuses_at_once_instead_of_piling_up()
+    {
+        var engine = await StartEngineAsync(new EngineOptions
+        {
+            GroupCommit = new GroupCommitOptions { MaxQueuedWrites = 2, MaxBatchSize = 1, MaxBatchWait = TimeSpan.Zero },
+        });
+        var numbers = Enumerable.Range(0, 64).Select(i => $"72{i:D5}").ToArray();
+        await Runtime.IssueRangeAsync(numbers[0], numbers[^1], "default");
+
+        var calls = numbers.Select(n => Task.Run(async () =>
+        {
+            try
+            {
+                await engine.Runtime.Card(n).AdjustAsync($"q-{n}", 1_00, "load", "test");
+                return true;
+            }
+            catch (CardException e) when (e.Code == CardErrorCode.Overloaded)
+            {
+                return false;
+            }
+        }));
+        var results = await Task.WhenAll(calls);
+
+        Assert.Contains(false, results);
+        Assert.Equal(results.Count(ok => ok), await ScalarAsync("SELECT count(*) FROM operations WHERE operation_id LIKE 'q-%'"));
+        await AssertInvariantsHoldAsync();
+    }
+}

@@ -17,10 +17,26 @@ public sealed class ProgramCatalog(NpgsqlDataSource dataSource, TimeProvider tim
 
     private readonly ConcurrentDictionary<string, (ProgramSettings Settings, DateTimeOffset ReadAt)> _cache = new(StringComparer.Ordinal);
 
+    private readonly ConcurrentDictionary<string, bool> _refreshing = new(StringComparer.Ordinal);
+
     public async Task<ProgramSettings> GetAsync(string programId)
     {
-        if (_cache.TryGetValue(programId, out var cached) && time.GetUtcNow() - cached.ReadAt < CacheTime)
-            return cached.Settings;
+        if (!_cache.TryGetValue(programId, out var cached))
+            return await LoadAsync(programId);
+        // One refresh at a time; callers meanwhile use the settings they have, rather than all
+        // querying the database at the same moment every few seconds.
+        if (time.GetUtcNow() - cached.ReadAt >= CacheTime && _refreshing.TryAdd(programId, true))
+            _ = Task.Run(async () =>
+            {
+                try { await LoadAsync(programId); }
+                catch (Exception) { /* the next caller after CacheTime tries again */ }
+                finally { _refreshing.TryRemove(programId, out _); }
+            });
+        return cached.Settings;
+    }
+
+    private async Task<ProgramSettings> LoadAsync(string programId)
+    {
         await using var command = dataSource.CreateCommand("SELECT settings::text FROM programs WHERE program_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = programId });
         var json = (string?)await command.ExecuteScalarAsync()

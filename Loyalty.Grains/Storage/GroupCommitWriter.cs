@@ -12,8 +12,13 @@ public sealed class GroupCommitOptions
     /// <summary>Most operations in one transaction. Beyond ~100 the fsync is already amortised.</summary>
     public int MaxBatchSize { get; init; } = 256;
 
-    /// <summary>How long a batch waits for more operations after the first; 0 = take what is queued and go.</summary>
-    public TimeSpan MaxBatchWait { get; init; } = TimeSpan.FromMilliseconds(1);
+    /// <summary>
+    /// How long a batch waits for more operations after the first; 0 = take what is queued and go.
+    /// Zero is the default: batches form from whatever queued while the previous commit ran, and
+    /// callers fall into groups that prepare while another group's batch commits. A fixed wait kept
+    /// all callers in step (measured at 64 callers: 2.5k receipts/s with 1 ms, 3.2k with 0).
+    /// </summary>
+    public TimeSpan MaxBatchWait { get; init; } = TimeSpan.Zero;
 
     /// <summary>Operations queued for the writer; beyond it callers are told the server is overloaded at once.</summary>
     public int MaxQueuedWrites { get; init; } = 8_192;

@@ -24,7 +24,7 @@ public static class Limits
     public const int MaxActiveHoldsPerCard = 32;
 
     /// <summary>Resolved holds remembered per card, so a late cancel or commit gets a precise answer.</summary>
-    public const int ResolvedHoldsRemembered = 64;
+    public const int ResolvedHoldsRemembered = 8;
 
     /// <summary>Bonus lots per card before the oldest released lots are consolidated.</summary>
     public const int MaxLotsPerCard = 512;

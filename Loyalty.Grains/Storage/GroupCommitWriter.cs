@@ -105,7 +105,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
     {
         try
         {
-            var outcomes = await TryBatchAsync(batch.Select(p => p.Write).ToList());
+            var outcomes = await WriteBatchAsync(batch.Select(p => p.Write).ToList());
             for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(outcomes[i]);
             return;
         }
@@ -161,7 +161,53 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         error is NpgsqlException { IsTransient: true } or TimeoutException or System.Net.Sockets.SocketException or IOException
         || error is NpgsqlException { InnerException: System.Net.Sockets.SocketException or IOException or TimeoutException };
 
-    /// <summary>One transaction for the given writes. Returns an outcome per write; throws if the transaction failed.</summary>
+    /// <summary>SQLSTATE raised by <c>loyalty_expect</c> (migration 0002) when a card version moved.</summary>
+    private const string ExpectationFailed = "LY001";
+
+    /// <summary>
+    /// The common case first: every write is new and every card is as its activation read it, so
+    /// locks, version checks, all rows and COMMIT go in one round trip. If that transaction fails on
+    /// a moved version or an existing key, the careful path sorts out which writes are affected.
+    /// </summary>
+    private async Task<WriteOutcome[]> WriteBatchAsync(IReadOnlyList<LedgerWrite> writes)
+    {
+        await using (var connection = await _dataSource.OpenConnectionAsync())
+        {
+            try
+            {
+                await using var batch = new NpgsqlBatch(connection);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+                batch.BatchCommands.Add(LockCards(writes));
+                AddWrites(batch, writes);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+                await batch.ExecuteNonQueryAsync();
+                Interlocked.Increment(ref _batches);
+                Interlocked.Add(ref _writes, writes.Count);
+                return [.. writes.Select(_ => (WriteOutcome)WriteOutcome.Done)];
+            }
+            catch (PostgresException error) when (error.SqlState is ExpectationFailed or PostgresErrorCodes.UniqueViolation)
+            {
+                await RollbackQuietly(connection);
+            }
+            catch
+            {
+                await RollbackQuietly(connection);
+                throw;
+            }
+        }
+        return await TryBatchAsync(writes);
+    }
+
+    /// <summary>Locks the batch's card rows in card-number order, so writers in other processes never deadlock with this one.</summary>
+    private static NpgsqlBatchCommand LockCards(IReadOnlyList<LedgerWrite> writes)
+    {
+        var numbers = writes.SelectMany(w => w.Cards.Select(c => c.State.Number)).Distinct().Order(StringComparer.Ordinal).ToArray();
+        var command = new NpgsqlBatchCommand("SELECT number, version FROM cards WHERE number = ANY($1) ORDER BY number FOR UPDATE");
+        command.Parameters.Add(new NpgsqlParameter { Value = numbers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        return command;
+    }
+
+    /// <summary>The careful path: one transaction that first reads versions and stored operation ids and leaves out the writes they concern. Throws if the transaction failed.</summary>
     private async Task<WriteOutcome[]> TryBatchAsync(IReadOnlyList<LedgerWrite> writes)
     {
         var outcomes = new WriteOutcome?[writes.Count];
@@ -170,15 +216,12 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         {
             // Round trip 1: open the transaction, lock the card rows in number order, read their
             // versions, and find operation ids that are already stored.
-            var numbers = writes.SelectMany(w => w.Cards.Select(c => c.State.Number)).Distinct().Order(StringComparer.Ordinal).ToArray();
             var versions = new Dictionary<string, long>(StringComparer.Ordinal);
             var stored = new Dictionary<string, StoredOperation>(StringComparer.Ordinal);
             await using (var check = new NpgsqlBatch(connection))
             {
                 check.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-                var lockCards = new NpgsqlBatchCommand("SELECT number, version FROM cards WHERE number = ANY($1) ORDER BY number FOR UPDATE");
-                lockCards.Parameters.Add(new NpgsqlParameter { Value = numbers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-                check.BatchCommands.Add(lockCards);
+                check.BatchCommands.Add(LockCards(writes));
                 var findOperations = new NpgsqlBatchCommand("SELECT operation_id, card_number, kind, payload_hash, result::text FROM operations WHERE operation_id = ANY($1)");
                 findOperations.Parameters.Add(new NpgsqlParameter { Value = writes.Select(w => w.Operation.OperationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
                 check.BatchCommands.Add(findOperations);
@@ -244,19 +287,29 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
     {
         var cards = writes.SelectMany(w => w.Cards).ToList();
         var inserts = cards.Where(c => c.ExpectedVersion == 0).Select(c => c.State).ToList();
-        var updates = cards.Where(c => c.ExpectedVersion != 0).Select(c => c.State).ToList();
+        var updates = cards.Where(c => c.ExpectedVersion != 0).ToList();
         const string cardColumns = "$1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[]";
         if (inserts.Count > 0)
             batch.BatchCommands.Add(CardCommand(inserts,
                 $"INSERT INTO cards (number, program_id, status, version, balance, held, pending, state) SELECT * FROM unnest({cardColumns})"));
         if (updates.Count > 0)
-            batch.BatchCommands.Add(CardCommand(updates,
+        {
+            // Each row is written only if it still has the version its activation read; if any has
+            // moved, loyalty_expect aborts the whole transaction and nothing of the batch is stored.
+            var update = CardCommand(updates.Select(c => c.State).ToList(),
                 $"""
-                UPDATE cards c SET program_id = u.program_id, status = u.status, version = u.version, balance = u.balance,
-                       held = u.held, pending = u.pending, state = u.state, updated_at = now()
-                FROM unnest({cardColumns}) AS u(number, program_id, status, version, balance, held, pending, state)
-                WHERE c.number = u.number
-                """));
+                WITH updated AS (
+                    UPDATE cards c SET program_id = u.program_id, status = u.status, version = u.version, balance = u.balance,
+                           held = u.held, pending = u.pending, state = u.state, updated_at = now()
+                    FROM unnest({cardColumns}, $9::bigint[]) AS u(number, program_id, status, version, balance, held, pending, state, expected)
+                    WHERE c.number = u.number AND c.version = u.expected
+                    RETURNING 1)
+                SELECT loyalty_expect(count(*) = $10, 'a card changed since its activation read it') FROM updated
+                """);
+            Add(update, updates.Select(c => c.ExpectedVersion).ToArray());
+            Add(update, updates.Count);
+            batch.BatchCommands.Add(update);
+        }
 
         var entries = writes.SelectMany(w => w.Entries).ToList();
         if (entries.Count > 0)
@@ -346,7 +399,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         return command;
     }
 
-    private static void Add<T>(NpgsqlBatchCommand command, T[] values, NpgsqlDbType? type = null)
+    private static void Add<T>(NpgsqlBatchCommand command, T values, NpgsqlDbType? type = null)
     {
         var parameter = new NpgsqlParameter { Value = values };
         if (type is { } t) parameter.NpgsqlDbType = t;

@@ -226,10 +226,29 @@ public sealed class GrainRuntime : IAsyncDisposable
 
         for (var attempt = 0; ; attempt++)
         {
-            Decision<T> decision;
+            Decision<T>? decision = null;
+            LedgerWrite? write = null;
+            LedgerWrite Build(Decision<T> d) => write = new(
+                [.. d.AllStates.Select(s => new CardWrite(s, cards.Single(c => c.Number == s.Number).State?.Version ?? 0))],
+                d.Entries, new OperationRecord(operationId, primary.Number, kind, hash, Json.Serialize(d.Reply)),
+                d.ReceiptCreated, d.ReceiptUpdated, _time.GetUtcNow());
+            WriteOutcome outcome;
             try
             {
-                decision = await decide();
+                if (attempt < _options.OptimisticAttempts)
+                {
+                    decision = await decide();
+                    outcome = await _writer.WriteAsync(Build(decision));
+                }
+                else
+                {
+                    outcome = await _writer.WriteLockedAsync([.. cards.Select(c => c.Number)], async current =>
+                    {
+                        foreach (var card in cards) card.State = current[card.Number];
+                        decision = await decide();
+                        return Build(decision);
+                    });
+                }
             }
             catch (CardException refused) when (refused.Code is not (CardErrorCode.Overloaded or CardErrorCode.Unavailable))
             {
@@ -240,16 +259,11 @@ public sealed class GrainRuntime : IAsyncDisposable
                 throw;
             }
 
-            var states = decision.AllStates;
-            var writes = states.Select(s => new CardWrite(s, cards.Single(c => c.Number == s.Number).State?.Version ?? 0)).ToList();
-            var resultJson = Json.Serialize(decision.Reply);
-            var write = new LedgerWrite(writes, decision.Entries, new OperationRecord(operationId, primary.Number, kind, hash, resultJson),
-                decision.ReceiptCreated, decision.ReceiptUpdated, _time.GetUtcNow());
-            switch (await _writer.WriteAsync(write))
+            switch (outcome)
             {
                 case WriteOutcome.Committed:
-                    foreach (var state in states) cards.Single(c => c.Number == state.Number).State = state;
-                    primary.Remember(operationId, hash, resultJson);
+                    foreach (var state in decision!.AllStates) cards.Single(c => c.Number == state.Number).State = state;
+                    primary.Remember(operationId, hash, write!.Operation.ResultJson);
                     return decision.Reply;
                 case WriteOutcome.Conflict conflict when attempt < _options.MaxConflictRetries:
                     _logger.LogDebug("Card {Card} changed in another process; reloading and deciding again.", Mask(conflict.CardNumber));

@@ -21,6 +21,13 @@ public sealed class GrainRuntimeOptions
     /// </summary>
     public int MaxConflictRetries { get; init; } = 16;
 
+    /// <summary>
+    /// Optimistic attempts (decide in memory, write if the version still matches) before a write
+    /// decides under the card rows' lock instead, which always makes progress. Two processes
+    /// hammering one card otherwise can keep invalidating each other's attempts.
+    /// </summary>
+    public int OptimisticAttempts { get; init; } = 3;
+
     /// <summary>Answers to recent operation ids remembered per card, so a quick retry needs no database read.</summary>
     public int RecentOperationsPerCard { get; init; } = 16;
 }

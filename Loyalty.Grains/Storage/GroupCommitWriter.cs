@@ -71,6 +71,45 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         return pending.Done.Task;
     }
 
+    public async Task<WriteOutcome> WriteLockedAsync(IReadOnlyList<string> cardNumbers, Func<IReadOnlyDictionary<string, CardState?>, Task<LedgerWrite>> decide)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        LedgerWrite? write = null;
+        try
+        {
+            var states = cardNumbers.ToDictionary(n => n, _ => (CardState?)null, StringComparer.Ordinal);
+            await using (var read = new NpgsqlBatch(connection))
+            {
+                read.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+                var select = new NpgsqlBatchCommand("SELECT number, state::text FROM cards WHERE number = ANY($1) ORDER BY number FOR UPDATE");
+                select.Parameters.Add(new NpgsqlParameter { Value = cardNumbers.Order(StringComparer.Ordinal).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                read.BatchCommands.Add(select);
+                await using var reader = await read.ExecuteReaderAsync();
+                while (await reader.ReadAsync()) states[reader.GetString(0)] = Json.Deserialize<CardState>(reader.GetString(1));
+            }
+            write = await decide(states);
+            await using (var apply = new NpgsqlBatch(connection))
+            {
+                AddWrites(apply, [write]);
+                apply.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+                await apply.ExecuteNonQueryAsync();
+            }
+            Interlocked.Increment(ref _batches);
+            Interlocked.Increment(ref _writes);
+            return WriteOutcome.Done;
+        }
+        catch (PostgresException error) when (write is not null && error.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await RollbackQuietly(connection);
+            return Classify(error, write);
+        }
+        catch
+        {
+            await RollbackQuietly(connection);
+            throw;
+        }
+    }
+
     /// <summary>Stops taking writes and finishes every queued one.</summary>
     public async ValueTask DisposeAsync()
     {

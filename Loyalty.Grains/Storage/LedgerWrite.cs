@@ -37,4 +37,12 @@ public interface ILedgerWriter
 {
     /// <summary>Completes once the write is durable (or refused). Never cancelled half-way: the outcome is always known.</summary>
     Task<WriteOutcome> WriteAsync(LedgerWrite write);
+
+    /// <summary>
+    /// The way out of a livelock when other processes keep winning a card: lock the cards' rows,
+    /// read their current state, let <paramref name="decide"/> build the write from it, and commit,
+    /// all in one transaction, so the version cannot move in between. Slower (the rows stay locked
+    /// while deciding, and there is no batching), so used only after optimistic attempts failed.
+    /// </summary>
+    Task<WriteOutcome> WriteLockedAsync(IReadOnlyList<string> cardNumbers, Func<IReadOnlyDictionary<string, CardState?>, Task<LedgerWrite>> decide);
 }

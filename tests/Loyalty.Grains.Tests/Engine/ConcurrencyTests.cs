@@ -124,4 +124,41 @@ public sealed class ConcurrencyTests : EngineTestBase
         Assert.Equal(1_000_00, await ScalarAsync("SELECT held FROM cards WHERE number = '2000010'"));
         await AssertInvariantsHoldAsync();
     }
+
+    [Fact]
+    public async Task Two_runtimes_fighting_over_one_card_always_finish_because_losers_decide_under_the_row_lock()
+    {
+        // Regression: with optimistic retries only, two processes hammering one card kept
+        // invalidating each other until one gave up with "changed by other servers too often".
+        await IssueWithBalanceAsync("2000020", 0);
+        var second = await StartEngineAsync();
+        GrainRuntime[] runtimes = [Runtime, second.Runtime];
+
+        var work = Enumerable.Range(0, 400).Select(i => Task.Run(() => runtimes[i % 2].Card("2000020").AdjustAsync($"fight-{i}", 1, "load", "test")));
+        await Task.WhenAll(work);
+
+        Assert.Equal(400, await ScalarAsync("SELECT balance FROM cards WHERE number = '2000020'"));
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task Writes_decided_under_the_row_lock_keep_every_guarantee()
+    {
+        var locked = await StartEngineAsync(new EngineOptions { Runtime = new GrainRuntimeOptions { OptimisticAttempts = 0 } });
+        await IssueWithBalanceAsync("2000030", 1_000_00);
+        var card = locked.Runtime.Card("2000030");
+
+        var holds = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => Task.Run(async () =>
+        {
+            try { return await card.RedeemAsync($"lk-{i}", ReceiptOf(300 + i, 500_00), 100_00); }
+            catch (CardException e) when (e.Code == CardErrorCode.InsufficientBonuses) { return null; }
+        })));
+        var n = Array.FindIndex(holds, h => h is not null);
+        var retried = await card.RedeemAsync($"lk-{n}", ReceiptOf(300 + n, 500_00), 100_00);
+
+        Assert.Equal(10, holds.Count(h => h is not null));
+        Assert.Equal(holds[n]!.HoldId, retried.HoldId);
+        await RefusedAsync(CardErrorCode.OperationExistsWithDifferentPayload, () => card.AdjustAsync($"lk-{n}", 1_00, "x", "test"));
+        await AssertInvariantsHoldAsync();
+    }
 }

@@ -121,12 +121,12 @@ public sealed class GrainRuntime : IAsyncDisposable
             await using var command = new NpgsqlCommand(
                 """
                 INSERT INTO cards (number, program_id, status, version, balance, held, pending, state)
-                SELECT u.number, $2, 'Active', 1, 0, 0, 0, u.state FROM unnest($1::text[], $3::jsonb[]) AS u(number, state)
+                SELECT u.number, $2, 'Active', 1, 0, 0, 0, u.state FROM unnest($1::text[], $3::json[]) AS u(number, state)
                 ON CONFLICT (number) DO NOTHING
                 """, connection, transaction);
             command.Parameters.Add(new NpgsqlParameter { Value = states.Select(s => s.Number).ToArray() });
             command.Parameters.Add(new NpgsqlParameter { Value = program.ProgramId });
-            command.Parameters.Add(new NpgsqlParameter { Value = states.Select(Json.Serialize).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb });
+            command.Parameters.Add(new NpgsqlParameter { Value = states.Select(Json.Serialize).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Json });
             var inserted = await command.ExecuteNonQueryAsync(cancellationToken);
             if (inserted != states.Count)
             {

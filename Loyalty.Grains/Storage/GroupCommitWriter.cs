@@ -327,7 +327,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         var cards = writes.SelectMany(w => w.Cards).ToList();
         var inserts = cards.Where(c => c.ExpectedVersion == 0).Select(c => c.State).ToList();
         var updates = cards.Where(c => c.ExpectedVersion != 0).ToList();
-        const string cardColumns = "$1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[]";
+        const string cardColumns = "$1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::json[]";
         if (inserts.Count > 0)
             batch.BatchCommands.Add(CardCommand(inserts,
                 $"INSERT INTO cards (number, program_id, status, version, balance, held, pending, state) SELECT * FROM unnest({cardColumns})"));
@@ -382,12 +382,12 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         }
 
         var operations = new NpgsqlBatchCommand(
-            "INSERT INTO operations (operation_id, card_number, kind, payload_hash, result, at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[], $6::timestamptz[])");
+            "INSERT INTO operations (operation_id, card_number, kind, payload_hash, result, at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::json[], $6::timestamptz[])");
         Add(operations, writes.Select(w => w.Operation.OperationId).ToArray());
         Add(operations, writes.Select(w => w.Operation.CardNumber).ToArray());
         Add(operations, writes.Select(w => w.Operation.Kind).ToArray());
         Add(operations, writes.Select(w => w.Operation.PayloadHash).ToArray());
-        Add(operations, writes.Select(w => w.Operation.ResultJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(operations, writes.Select(w => w.Operation.ResultJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         Add(operations, writes.Select(w => w.At).ToArray());
         batch.BatchCommands.Add(operations);
 
@@ -415,13 +415,13 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         Add(command, states.Select(s => s.BalanceKopecks).ToArray());
         Add(command, states.Select(s => s.HeldKopecks).ToArray());
         Add(command, states.Select(s => s.PendingKopecks).ToArray());
-        Add(command, states.Select(Json.Serialize).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(command, states.Select(Json.Serialize).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         return command;
     }
 
     private static NpgsqlBatchCommand ReceiptCommand(List<LedgerWrite> writes, Func<LedgerWrite, ReceiptRecord> pick, string sqlTemplate)
     {
-        var sql = sqlTemplate.Replace("{0}", "$1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[], $9::jsonb[], $10::text[], $11::timestamptz[]");
+        var sql = sqlTemplate.Replace("{0}", "$1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[], $9::json[], $10::text[], $11::timestamptz[]");
         var command = new NpgsqlBatchCommand(sql);
         var records = writes.Select(pick).ToList();
         Add(command, records.Select(r => r.Ref.StoreId).ToArray());
@@ -432,7 +432,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         Add(command, records.Select(r => r.Offline).ToArray());
         Add(command, records.Select(r => r.Redeemed).ToArray());
         Add(command, records.Select(r => r.Accrued).ToArray());
-        Add(command, records.Select(r => Json.Serialize(r.Lines)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(command, records.Select(r => Json.Serialize(r.Lines)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         Add(command, writes.Select(w => w.Operation.OperationId).ToArray());
         Add(command, writes.Select(w => w.At).ToArray());
         return command;

@@ -36,6 +36,11 @@ public sealed class LoyaltyEngine : IAsyncDisposable
         ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
         options ??= new EngineOptions();
+        // Settings are checked before anything is started, so a bad one leaves nothing running.
+        options.GroupCommit.Validate();
+        options.Runtime.Validate();
+        if (options.MaxDatabaseConnections is < 2 or > 1_000)
+            throw new ArgumentOutOfRangeException(nameof(options.MaxDatabaseConnections), options.MaxDatabaseConnections, "MaxDatabaseConnections must be between 2 and 1000.");
         time ??= TimeProvider.System;
         loggers ??= NullLoggerFactory.Instance;
         var builder = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(connectionString)

@@ -38,6 +38,7 @@ public sealed class GrainRuntime : IAsyncDisposable
         _programs = programs;
         _time = time;
         _options = options ?? new GrainRuntimeOptions();
+        _options.Validate();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _sweeper = TimeProvider.System.CreateTimer(_ => Sweep(_options.IdleTimeout), null, _options.SweepInterval, _options.SweepInterval);
     }

@@ -30,4 +30,21 @@ public sealed class GrainRuntimeOptions
 
     /// <summary>Answers to recent operation ids remembered per card, so a quick retry needs no database read.</summary>
     public int RecentOperationsPerCard { get; init; } = 16;
+
+    /// <summary>Refuses settings that would unbound the runtime or stop it from making progress, naming the setting.</summary>
+    public void Validate()
+    {
+        static void Range(string name, long value, long min, long max)
+        {
+            if (value < min || value > max)
+                throw new ArgumentOutOfRangeException(name, value, $"Runtime.{name} must be between {min} and {max}.");
+        }
+        Range(nameof(MaxActivations), MaxActivations, 1, 10_000_000);
+        Range(nameof(MailboxCapacity), MailboxCapacity, 1, 100_000);
+        Range(nameof(MaxConflictRetries), MaxConflictRetries, 1, 1_000);
+        Range(nameof(OptimisticAttempts), OptimisticAttempts, 0, MaxConflictRetries);
+        Range(nameof(RecentOperationsPerCard), RecentOperationsPerCard, 0, 1_000);
+        if (IdleTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(IdleTimeout), IdleTimeout, "Runtime.IdleTimeout must be positive.");
+        if (SweepInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(SweepInterval), SweepInterval, "Runtime.SweepInterval must be positive.");
+    }
 }

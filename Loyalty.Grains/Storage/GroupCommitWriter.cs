@@ -23,6 +23,17 @@ public sealed class GroupCommitOptions
     /// <summary>Operations queued for the writer; beyond it callers are told the server is overloaded at once.</summary>
     public int MaxQueuedWrites { get; init; } = 8_192;
 
+    /// <summary>Refuses settings that would stall or unbound the writer, naming the setting.</summary>
+    public void Validate()
+    {
+        if (MaxBatchSize is < 1 or > 10_000)
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "GroupCommit.MaxBatchSize must be between 1 and 10000.");
+        if (MaxBatchWait < TimeSpan.Zero || MaxBatchWait > TimeSpan.FromSeconds(1))
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchWait), MaxBatchWait, "GroupCommit.MaxBatchWait must be between 0 and 1 second.");
+        if (MaxQueuedWrites is < 1 or > 1_000_000)
+            throw new ArgumentOutOfRangeException(nameof(MaxQueuedWrites), MaxQueuedWrites, "GroupCommit.MaxQueuedWrites must be between 1 and 1000000.");
+    }
+
     /// <summary>One operation per transaction: the baseline the benchmark compares with.</summary>
     public static GroupCommitOptions OnePerCommit => new() { MaxBatchSize = 1, MaxBatchWait = TimeSpan.Zero };
 }
@@ -48,6 +59,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
     {
         _dataSource = dataSource;
         _options = options ?? new GroupCommitOptions();
+        _options.Validate();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.MaxQueuedWrites)
         {

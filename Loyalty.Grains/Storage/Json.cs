@@ -9,6 +9,8 @@ public static class Json
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter() },
+        // Replies of two-card commands are value tuples, whose items are fields.
+        IncludeFields = true,
     };
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);

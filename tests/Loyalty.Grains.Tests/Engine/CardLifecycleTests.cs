@@ -99,6 +99,8 @@ public sealed class CardLifecycleTests : EngineTestBase
 
         Assert.Equal(42_00, target.BalanceKopecks);
         Assert.Equal(CardStatus.Closed, source.Status);
+        Runtime.Sweep(TimeSpan.Zero);
+        Assert.Equal((source, target), await Runtime.TransferAsync("mg-1", "4000008", "4000007", issueTarget: false, "customer had two cards", "test"));
         await RefusedAsync(CardErrorCode.CardExists, () => Runtime.TransferAsync("mg-2", "4000007", "4000008", issueTarget: true, "again", "test"));
         await AssertInvariantsHoldAsync();
     }

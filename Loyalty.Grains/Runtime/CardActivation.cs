@@ -17,8 +17,18 @@ internal sealed class CardActivation(string number, int mailboxCapacity, int rec
 
     public string Number { get; } = number;
 
+    private CardState? _state;
+    private long _stateSetTicks;
+
     /// <summary>The last state known durable, or null when not loaded (or the card does not exist yet).</summary>
-    public CardState? State { get; set; }
+    public CardState? State
+    {
+        get => _state;
+        set { _state = value; _stateSetTicks = Environment.TickCount64; }
+    }
+
+    /// <summary>How long ago <see cref="State"/> was read from or written to the database.</summary>
+    public TimeSpan StateAge => TimeSpan.FromMilliseconds(Environment.TickCount64 - _stateSetTicks);
 
     /// <summary>Set under the turn when the activation leaves the table; a caller that finds it set activates afresh.</summary>
     public bool Deactivated { get; set; }

@@ -84,7 +84,7 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
     private Task<T> Read<T>(CancellationToken cancellationToken, Func<CardState, Task<T>> read)
     {
         Validate.CardNumber(number);
-        return runtime.InvokeAsync([number], cancellationToken, cards => read(cards[0].State ?? throw GrainRuntime.NotFound(number)));
+        return runtime.InvokeAsync([number], cancellationToken, cards => read(cards[0].State ?? throw GrainRuntime.NotFound(number)), read: true);
     }
 
     private Task<T> Write<T>(string operationId, string kind, object payload, CancellationToken cancellationToken, Func<CardState, Task<Decision<T>>> decide)

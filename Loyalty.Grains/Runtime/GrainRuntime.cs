@@ -179,7 +179,7 @@ public sealed class GrainRuntime : IAsyncDisposable
     }
 
     /// <summary>Runs <paramref name="call"/> holding the turns of the given cards (taken in number order).</summary>
-    internal async Task<T> InvokeAsync<T>(string[] numbers, CancellationToken cancellationToken, Func<CardActivation[], Task<T>> call)
+    internal async Task<T> InvokeAsync<T>(string[] numbers, CancellationToken cancellationToken, Func<CardActivation[], Task<T>> call, bool read = false)
     {
         var ordered = numbers.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         while (true)
@@ -195,7 +195,8 @@ public sealed class GrainRuntime : IAsyncDisposable
                 }
                 if (cards.Any(c => c.Deactivated)) continue;
                 foreach (var card in cards)
-                    card.State ??= await _store.LoadCardAsync(card.Number);
+                    if (card.State is null || (read && card.StateAge > _options.MaxReadStaleness))
+                        card.State = await _store.LoadCardAsync(card.Number);
                 return await call([.. cards]);
             }
             catch (Exception error) when (IsDatabaseFailure(error))

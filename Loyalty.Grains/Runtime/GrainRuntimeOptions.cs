@@ -28,6 +28,13 @@ public sealed class GrainRuntimeOptions
     /// </summary>
     public int OptimisticAttempts { get; init; } = 3;
 
+    /// <summary>
+    /// Reads (balance, quote, statement) answered from memory are at most this old. Writes never
+    /// need it (they are version-checked), but with several server processes a card written
+    /// elsewhere would otherwise show its old balance here until this process next writes it.
+    /// </summary>
+    public TimeSpan MaxReadStaleness { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Answers to recent operation ids remembered per card, so a quick retry needs no database read.</summary>
     public int RecentOperationsPerCard { get; init; } = 16;
 
@@ -45,6 +52,7 @@ public sealed class GrainRuntimeOptions
         Range(nameof(OptimisticAttempts), OptimisticAttempts, 0, MaxConflictRetries);
         Range(nameof(RecentOperationsPerCard), RecentOperationsPerCard, 0, 1_000);
         if (IdleTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(IdleTimeout), IdleTimeout, "Runtime.IdleTimeout must be positive.");
+        if (MaxReadStaleness < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(MaxReadStaleness), MaxReadStaleness, "Runtime.MaxReadStaleness must not be negative.");
         if (SweepInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(SweepInterval), SweepInterval, "Runtime.SweepInterval must be positive.");
     }
 }

@@ -161,4 +161,17 @@ public sealed class ConcurrencyTests : EngineTestBase
         await RefusedAsync(CardErrorCode.OperationExistsWithDifferentPayload, () => card.AdjustAsync($"lk-{n}", 1_00, "x", "test"));
         await AssertInvariantsHoldAsync();
     }
+
+    [Fact]
+    public async Task A_balance_read_in_one_process_shows_a_write_made_in_another_once_the_read_staleness_bound_has_passed()
+    {
+        var reader = await StartEngineAsync(new EngineOptions { Runtime = new GrainRuntimeOptions { MaxReadStaleness = TimeSpan.FromMilliseconds(50) } });
+        await IssueWithBalanceAsync("2000040", 10_00);
+        Assert.Equal(10_00, (await reader.Runtime.Card("2000040").GetAsync()).BalanceKopecks);
+
+        await Runtime.Card("2000040").AdjustAsync("elsewhere", 5_00, "written by the other process", "test");
+        await Task.Delay(100);
+
+        Assert.Equal(15_00, (await reader.Runtime.Card("2000040").GetAsync()).BalanceKopecks);
+    }
 }

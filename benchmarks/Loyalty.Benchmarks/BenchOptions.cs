@@ -27,6 +27,7 @@ public sealed record BenchOptions
           --cards N        cards per run; caller i uses cards i, i+callers, ... (default 4096)
           --modes LIST     group, one or both (default group,one)
           --csv PATH       also write the result rows as CSV to PATH
+          --html PATH      also write the result as a web page to PATH
           --db-timing      also print how long each kind of database round trip took (diagnostics)
           -h, --help       show this text
 
@@ -42,6 +43,7 @@ public sealed record BenchOptions
     public int Cards { get; init; } = 4096;
     public IReadOnlyList<CommitMode> Modes { get; init; } = [CommitMode.GroupCommit, CommitMode.OnePerCommit];
     public string? CsvPath { get; init; }
+    public string? HtmlPath { get; init; }
     public bool DbTiming { get; init; }
     public bool Help { get; init; }
 
@@ -68,6 +70,7 @@ public sealed record BenchOptions
                 "--cards" => options with { Cards = ParseInt(name, Value(), 1, 100_000) },
                 "--modes" => options with { Modes = ParseList(name, Value(), ParseMode) },
                 "--csv" => options with { CsvPath = Value() },
+                "--html" => options with { HtmlPath = Value() },
                 "--db-timing" => options with { DbTiming = true },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };

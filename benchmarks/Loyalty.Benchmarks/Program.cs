@@ -137,6 +137,28 @@ static void Report(List<RunResult> results, List<(string Run, IReadOnlyList<stri
         File.WriteAllText(path, csv.ToString());
         Console.Error.WriteLine($"wrote {path}");
     }
+
+    if (options.HtmlPath is { } page)
+    {
+        var html = new StringBuilder();
+        html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Loyalty group-commit benchmark</title>")
+            .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 10px;text-align:right}th:first-child,td:first-child{text-align:left}</style></head><body>")
+            .Append(ci, $"<h1>Commit-with-redeem: group commit against one commit per operation</h1><p>{DateTimeOffset.UtcNow:u}, {Environment.ProcessorCount} cores, {options.Seconds} s per run.</p>")
+            .Append("<table><tr><th>mode</th><th>callers</th><th>receipts/s</th><th>writes/s</th><th>p50 ms</th><th>p99 ms</th><th>avg batch size</th></tr>");
+        foreach (var r in results)
+            html.Append(ci, $"<tr><td>{r.ModeName}</td><td>{r.Callers}</td><td>{r.ReceiptsPerSecond:0}</td><td>{r.WritesPerSecond:0}</td><td>{r.P50Ms:0.00}</td><td>{r.P99Ms:0.00}</td><td>{r.AverageBatchSize:0.0}</td></tr>");
+        html.Append("</table><ul>");
+        foreach (var callers in results.Select(r => r.Callers).Distinct())
+        {
+            var group = results.FirstOrDefault(r => r.Callers == callers && r.Mode == CommitMode.GroupCommit);
+            var one = results.FirstOrDefault(r => r.Callers == callers && r.Mode == CommitMode.OnePerCommit);
+            if (group is not null && one is not null && one.ReceiptsPerSecond > 0)
+                html.Append(ci, $"<li>ratio at {callers} callers: {group.ReceiptsPerSecond / one.ReceiptsPerSecond:0.00}×</li>");
+        }
+        html.Append($"<li>invariants: {(violations.Count == 0 ? "OK" : "VIOLATED")}</li></ul></body></html>\n");
+        File.WriteAllText(page, html.ToString());
+        Console.Error.WriteLine($"wrote {page}");
+    }
 }
 
 static async Task DescribeServerAsync(NpgsqlDataSource dataSource)

@@ -224,7 +224,7 @@ public sealed class GrainRuntime : IAsyncDisposable
         var primary = cards[0];
         foreach (var card in cards)
             if (card.TryRecall(operationId, out var known))
-                return Answer<T>(operationId, hash, known.Hash, known.Json, kind);
+                return Answer<T>(operationId, hash, known.Hash, known.Json);
 
         for (var attempt = 0; ; attempt++)
         {
@@ -257,7 +257,7 @@ public sealed class GrainRuntime : IAsyncDisposable
                 // A retry of an operation that succeeded may no longer pass validation (the bonuses
                 // it held are held); its stored answer wins over the refusal.
                 if (await _store.FindOperationAsync(operationId) is { } stored)
-                    return Answer<T>(operationId, hash, stored.PayloadHash, stored.ResultJson, kind);
+                    return Answer<T>(operationId, hash, stored.PayloadHash, stored.ResultJson);
                 throw;
             }
 
@@ -275,7 +275,7 @@ public sealed class GrainRuntime : IAsyncDisposable
                     throw new CardException(CardErrorCode.Unavailable, $"Card {primary.Number} is being changed by other servers too often to finish this operation; try again.");
                 case WriteOutcome.Duplicate duplicate:
                     primary.Remember(operationId, duplicate.Stored.PayloadHash, duplicate.Stored.ResultJson);
-                    return Answer<T>(operationId, hash, duplicate.Stored.PayloadHash, duplicate.Stored.ResultJson, kind);
+                    return Answer<T>(operationId, hash, duplicate.Stored.PayloadHash, duplicate.Stored.ResultJson);
                 case WriteOutcome.Failed failed:
                     throw failed.Error;
             }
@@ -285,7 +285,7 @@ public sealed class GrainRuntime : IAsyncDisposable
     internal async Task<ProgramSettings> ProgramOf(CardState state) => await _programs.GetAsync(state.ProgramId);
     internal DateTimeOffset Now => _time.GetUtcNow();
 
-    private static T Answer<T>(string operationId, byte[] hash, byte[] storedHash, string storedJson, string kind)
+    private static T Answer<T>(string operationId, byte[] hash, byte[] storedHash, string storedJson)
     {
         if (!CryptographicOperations.FixedTimeEquals(hash, storedHash))
             throw new CardException(CardErrorCode.OperationExistsWithDifferentPayload,

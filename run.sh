@@ -7,5 +7,6 @@ cd "$(dirname "$0")"
 ./scripts/ensure-postgres.sh
 export LOYALTY_DATA_DIR="${LOYALTY_DATA_DIR:-$PWD/.data}"
 echo "Building..." >&2
-dotnet build -c Release -v quiet -nologo Loyalty.Silo >/dev/null
-exec dotnet run -c Release --no-build --project Loyalty.Silo -- "$@"
+dotnet build -c Release -v quiet -nologo Loyalty.Silo
+# exec, so Ctrl+C and SIGTERM reach the server itself, which then shuts down cleanly.
+exec dotnet Loyalty.Silo/bin/Release/net10.0/Loyalty.Silo.dll "$@"

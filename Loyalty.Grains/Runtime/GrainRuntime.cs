@@ -258,6 +258,10 @@ public sealed class GrainRuntime : IAsyncDisposable
                 // it held are held); its stored answer wins over the refusal.
                 if (await _store.FindOperationAsync(operationId) is { } stored)
                     return Answer<T>(operationId, hash, stored.PayloadHash, stored.ResultJson);
+                // A refusal is only true of the latest state: another process may have made the
+                // hold, added the bonuses or unblocked the card since this activation read it.
+                if (attempt < _options.MaxConflictRetries && await ReloadIfChangedAsync(cards))
+                    continue;
                 throw;
             }
 
@@ -280,6 +284,19 @@ public sealed class GrainRuntime : IAsyncDisposable
                     throw failed.Error;
             }
         }
+    }
+
+    /// <summary>Reads the cards again; true if any of them changed since the activation last saw it.</summary>
+    private async Task<bool> ReloadIfChangedAsync(CardActivation[] cards)
+    {
+        var changed = false;
+        foreach (var card in cards)
+        {
+            var current = await _store.LoadCardAsync(card.Number);
+            changed |= current?.Version != card.State?.Version;
+            card.State = current;
+        }
+        return changed;
     }
 
     internal async Task<ProgramSettings> ProgramOf(CardState state) => await _programs.GetAsync(state.ProgramId);

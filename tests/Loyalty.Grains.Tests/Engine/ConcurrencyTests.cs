@@ -174,4 +174,21 @@ public sealed class ConcurrencyTests : EngineTestBase
 
         Assert.Equal(15_00, (await reader.Runtime.Card("2000040").GetAsync()).BalanceKopecks);
     }
+
+    [Fact]
+    public async Task A_hold_made_through_one_process_can_be_cancelled_and_committed_through_another_that_read_the_card_earlier()
+    {
+        // Regression: the second process refused with "hold not known" from its stale activation
+        // instead of reading the card again before refusing.
+        await IssueWithBalanceAsync("2000050", 100_00);
+        var other = await StartEngineAsync();
+        Assert.Equal(100_00, (await other.Runtime.Card("2000050").GetAsync()).AvailableKopecks);
+
+        var first = await Runtime.Card("2000050").RedeemAsync("x-hold-1", ReceiptOf(1, 100_00), 10_00);
+        var second = await Runtime.Card("2000050").RedeemAsync("x-hold-2", ReceiptOf(2, 100_00), 20_00);
+
+        Assert.Equal(10_00, (await other.Runtime.CancelHoldAsync("x-cancel", first.HoldId)).ReleasedKopecks);
+        Assert.Equal(20_00, (await other.Runtime.Card("2000050").CommitAsync("x-commit", ReceiptOf(2, 100_00), second.HoldId)).RedeemedKopecks);
+        await AssertInvariantsHoldAsync();
+    }
 }

@@ -20,14 +20,17 @@ public sealed class CrashTests : EngineTestBase
             using var process = Process.Start(start)!;
             _ = process.StandardError.ReadToEndAsync();
             var seen = 0;
+            // Bounded: a client that hangs fails the test instead of stalling the suite.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
             // Kill after a few hundred acknowledgements, while writes are surely queued and in flight.
-            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            while (await process.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
             {
                 if (!line.StartsWith("ACK ", StringComparison.Ordinal)) continue;
                 acknowledged.Add(line[4..]);
                 if (++seen == 300) { process.Kill(); break; }
             }
-            await process.WaitForExitAsync();
+            if (!process.HasExited) process.Kill();
+            await process.WaitForExitAsync(deadline.Token);
         }
 
         Assert.True(acknowledged.Count >= 600, $"only {acknowledged.Count} operations were acknowledged before the kills");

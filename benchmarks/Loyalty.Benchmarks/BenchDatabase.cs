@@ -26,6 +26,9 @@ public sealed class BenchDatabase : IAsyncDisposable
 
     public bool IsExternal => _external is not null;
 
+    /// <summary>The binaries of the temporary cluster (pgbench among them); null for an external server.</summary>
+    public string? BinDirectory => _cluster?.BinDirectory;
+
     /// <summary>The temporary cluster's data directory, for reading its server's CPU use; null for an external server.</summary>
     public string? LocalDataDirectory => _cluster?.Directory;
 

@@ -28,6 +28,8 @@ public sealed record BenchOptions
           --modes LIST     group, one or both (default group,one)
           --csv PATH       also write the result rows as CSV to PATH
           --html PATH      also write the result as a web page to PATH
+          --pgbench        also run pgbench on the same server at each caller count (one update + one insert
+                           per transaction) as the reference point
           --db-timing      also print how long each kind of database round trip took (diagnostics)
           -h, --help       show this text
 
@@ -44,6 +46,7 @@ public sealed record BenchOptions
     public IReadOnlyList<CommitMode> Modes { get; init; } = [CommitMode.GroupCommit, CommitMode.OnePerCommit];
     public string? CsvPath { get; init; }
     public string? HtmlPath { get; init; }
+    public bool Pgbench { get; init; }
     public bool DbTiming { get; init; }
     public bool Help { get; init; }
 
@@ -71,6 +74,7 @@ public sealed record BenchOptions
                 "--modes" => options with { Modes = ParseList(name, Value(), ParseMode) },
                 "--csv" => options with { CsvPath = Value() },
                 "--html" => options with { HtmlPath = Value() },
+                "--pgbench" => options with { Pgbench = true },
                 "--db-timing" => options with { DbTiming = true },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };

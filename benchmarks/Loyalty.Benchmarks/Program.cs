@@ -41,6 +41,7 @@ using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, cont
 });
 
 var results = new List<RunResult>();
+var references = new List<(int Clients, double TransactionsPerSecond)>();
 var violations = new List<(string Run, IReadOnlyList<string> Found)>();
 try
 {
@@ -77,6 +78,18 @@ try
                 $"invariants {(found.Count == 0 ? "OK" : found.Count + " violations")}"));
             foreach (var line in result.DbTiming) Console.Error.WriteLine(line);
         }
+
+        if (options.Pgbench)
+        {
+            var pgbench = PgbenchReference.FindPgbench(database.BinDirectory)
+                ?? throw new InvalidOperationException("--pgbench needs pgbench (Debian package postgresql).");
+            set++;
+            var connectionString = await database.DatabaseForAsync($"bench_{runId}_{set}", cancel.Token);
+            Console.Error.WriteLine($"[pgbench x{callers}] one update + one insert per transaction for {options.Seconds:0.#} s");
+            var tps = await PgbenchReference.RunAsync(pgbench, connectionString, callers, options.Seconds, cancel.Token);
+            references.Add((callers, tps));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[pgbench x{callers}] {tps:0} transactions/s"));
+        }
     }
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -86,14 +99,14 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 catch (Exception error)
 {
     Console.Error.WriteLine($"benchmark failed: {error}");
-    Report(results, violations, options);
+    Report(results, references, violations, options);
     return 2;
 }
 
-Report(results, violations, options);
+Report(results, references, violations, options);
 return violations.Count > 0 ? 1 : 0;
 
-static void Report(List<RunResult> results, List<(string Run, IReadOnlyList<string> Found)> violations, BenchOptions options)
+static void Report(List<RunResult> results, List<(int Clients, double TransactionsPerSecond)> references, List<(string Run, IReadOnlyList<string> Found)> violations, BenchOptions options)
 {
     if (results.Count == 0) return;
     var ci = CultureInfo.InvariantCulture;
@@ -114,6 +127,13 @@ static void Report(List<RunResult> results, List<(string Run, IReadOnlyList<stri
         var ratio = group.ReceiptsPerSecond / one.ReceiptsPerSecond;
         var target = callers == 64 ? (ratio >= 5 ? " (target >= 5x: met)" : " (target >= 5x: NOT met)") : "";
         stdout.WriteLine(string.Create(ci, $"ratio group/one-per-commit at {callers} callers: {ratio:0.00}x{target}"));
+    }
+
+    foreach (var (clients, tps) in references)
+    {
+        var group = results.FirstOrDefault(r => r.Callers == clients && r.Mode == CommitMode.GroupCommit);
+        stdout.WriteLine(string.Create(ci, $"pgbench at {clients} clients (one update + one insert per transaction): {tps:0} transactions/s") +
+            (group is null ? "" : string.Create(ci, $"; engine durable writes/s ÷ pgbench transactions/s: {group.WritesPerSecond / tps:0.00}x")));
     }
 
     var errors = results.Where(r => r.Errors > 0).ToList();
@@ -155,6 +175,8 @@ static void Report(List<RunResult> results, List<(string Run, IReadOnlyList<stri
             if (group is not null && one is not null && one.ReceiptsPerSecond > 0)
                 html.Append(ci, $"<li>ratio at {callers} callers: {group.ReceiptsPerSecond / one.ReceiptsPerSecond:0.00}×</li>");
         }
+        foreach (var (clients, tps) in references)
+            html.Append(ci, $"<li>pgbench at {clients} clients (one update + one insert per transaction): {tps:0} transactions/s</li>");
         html.Append($"<li>invariants: {(violations.Count == 0 ? "OK" : "VIOLATED")}</li></ul></body></html>\n");
         File.WriteAllText(page, html.ToString());
         Console.Error.WriteLine($"wrote {page}");

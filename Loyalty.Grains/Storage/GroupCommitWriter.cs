@@ -20,6 +20,14 @@ public sealed class GroupCommitOptions
     /// </summary>
     public TimeSpan MaxBatchWait { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// Batches committing at once. More than one lets the database work on one batch while another
+    /// waits for its fsync and round trips; they never touch the same card, since a card has at
+    /// most one write in flight. Measured on 2 cores, 2 instead of 1: +20 % receipts/s at 256
+    /// callers but −15 % at 64 (batches halve), so the default stays one transaction at a time.
+    /// </summary>
+    public int MaxConcurrentBatches { get; init; } = 1;
+
     /// <summary>Operations queued for the writer; beyond it callers are told the server is overloaded at once.</summary>
     public int MaxQueuedWrites { get; init; } = 8_192;
 
@@ -30,12 +38,14 @@ public sealed class GroupCommitOptions
             throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "GroupCommit.MaxBatchSize must be between 1 and 10000.");
         if (MaxBatchWait < TimeSpan.Zero || MaxBatchWait > TimeSpan.FromSeconds(1))
             throw new ArgumentOutOfRangeException(nameof(MaxBatchWait), MaxBatchWait, "GroupCommit.MaxBatchWait must be between 0 and 1 second.");
+        if (MaxConcurrentBatches is < 1 or > 16)
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentBatches), MaxConcurrentBatches, "GroupCommit.MaxConcurrentBatches must be between 1 and 16.");
         if (MaxQueuedWrites is < 1 or > 1_000_000)
             throw new ArgumentOutOfRangeException(nameof(MaxQueuedWrites), MaxQueuedWrites, "GroupCommit.MaxQueuedWrites must be between 1 and 1000000.");
     }
 
     /// <summary>One operation per transaction: the baseline the benchmark compares with.</summary>
-    public static GroupCommitOptions OnePerCommit => new() { MaxBatchSize = 1, MaxBatchWait = TimeSpan.Zero };
+    public static GroupCommitOptions OnePerCommit => new() { MaxBatchSize = 1, MaxBatchWait = TimeSpan.Zero, MaxConcurrentBatches = 1 };
 }
 
 /// <summary>
@@ -131,11 +141,16 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var batch = new List<Pending>(_options.MaxBatchSize);
         var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync())
+        var inFlight = new SemaphoreSlim(_options.MaxConcurrentBatches, _options.MaxConcurrentBatches);
+        var running = new List<Task>();
+        // Take a slot first, then gather: a batch forms from everything that queued while every
+        // slot was busy, so batches grow exactly when the database is the bottleneck.
+        while (true)
         {
-            batch.Clear();
+            await inFlight.WaitAsync();
+            if (!await reader.WaitToReadAsync()) break;
+            var batch = new List<Pending>(_options.MaxBatchSize);
             while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var item)) batch.Add(item);
             if (batch.Count < _options.MaxBatchSize && _options.MaxBatchWait > TimeSpan.Zero)
             {
@@ -147,9 +162,19 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
                 }
                 catch (OperationCanceledException) { }
             }
-            if (batch.Count == 0) continue;
-            await CommitAsync(batch);
+            if (batch.Count == 0)
+            {
+                inFlight.Release();
+                continue;
+            }
+            running.RemoveAll(t => t.IsCompleted);
+            running.Add(Task.Run(async () =>
+            {
+                try { await CommitAsync(batch); }
+                finally { inFlight.Release(); }
+            }));
         }
+        await Task.WhenAll(running);
     }
 
     private async Task CommitAsync(List<Pending> batch)

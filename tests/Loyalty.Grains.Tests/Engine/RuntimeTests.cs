@@ -118,4 +118,33 @@ public sealed class RuntimeTests : EngineTestBase
         Assert.Equal(results.Count(ok => ok), await ScalarAsync("SELECT count(*) FROM operations WHERE operation_id LIKE 'q-%'"));
         await AssertInvariantsHoldAsync();
     }
+
+    [Fact]
+    public async Task With_several_batches_in_flight_no_update_is_lost_and_no_card_overdrawn()
+    {
+        var engine = await StartEngineAsync(new EngineOptions { GroupCommit = new GroupCommitOptions { MaxConcurrentBatches = 4 } });
+        var numbers = Enumerable.Range(0, 8).Select(i => $"73{i:D5}").ToArray();
+        foreach (var n in numbers)
+        {
+            await engine.Runtime.Card(n).IssueAsync("default", null, null);
+            await engine.Runtime.Card(n).AdjustAsync($"fund-{n}", 1_000_00, "opening", "test");
+        }
+
+        var holds = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await engine.Runtime.Card(numbers[i % numbers.Length]).RedeemAsync($"pb-{i}", ReceiptOf(i + 1, 500_00), 100_00);
+                return true;
+            }
+            catch (CardException e) when (e.Code == CardErrorCode.InsufficientBonuses)
+            {
+                return false;
+            }
+        })));
+
+        Assert.Equal(10 * numbers.Length, holds.Count(ok => ok));
+        Assert.Equal(numbers.Length * 1_000_00, await ScalarAsync("SELECT sum(held) FROM cards WHERE number LIKE '73%'"));
+        await AssertInvariantsHoldAsync();
+    }
 }

@@ -30,6 +30,7 @@ public sealed class GrainRuntime : IAsyncDisposable
     private readonly GrainRuntimeOptions _options;
     private readonly ILogger _logger;
     private readonly ITimer _sweeper;
+    private volatile bool _stopping;
 
     public GrainRuntime(CardStore store, ILedgerWriter writer, ProgramCatalog programs, TimeProvider time, GrainRuntimeOptions? options = null, ILogger<GrainRuntime>? logger = null)
     {
@@ -166,6 +167,7 @@ public sealed class GrainRuntime : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
         await _sweeper.DisposeAsync();
         _activations.Clear();
     }
@@ -181,6 +183,8 @@ public sealed class GrainRuntime : IAsyncDisposable
     /// <summary>Runs <paramref name="call"/> holding the turns of the given cards (taken in number order).</summary>
     internal async Task<T> InvokeAsync<T>(string[] numbers, CancellationToken cancellationToken, Func<CardActivation[], Task<T>> call, bool read = false)
     {
+        if (_stopping)
+            throw new CardException(CardErrorCode.Unavailable, "The server is shutting down; nothing was changed. Try again on another server or later.");
         var ordered = numbers.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         while (true)
         {

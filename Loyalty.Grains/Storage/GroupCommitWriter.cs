@@ -83,13 +83,15 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
     public long BatchesCommitted => Interlocked.Read(ref _batches);
     public long WritesCommitted => Interlocked.Read(ref _writes);
     private long _batches, _writes;
+    private volatile bool _stopping;
 
     public Task<WriteOutcome> WriteAsync(LedgerWrite write)
     {
         var pending = new Pending(write, new TaskCompletionSource<WriteOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending))
-            return Task.FromResult<WriteOutcome>(new WriteOutcome.Failed(new CardException(CardErrorCode.Overloaded,
-                $"The ledger writer has {_options.MaxQueuedWrites} operations queued, its limit; try again shortly.")));
+            return Task.FromResult<WriteOutcome>(new WriteOutcome.Failed(_stopping
+                ? new CardException(CardErrorCode.Unavailable, "The server is shutting down; nothing was changed. Try again on another server or later.")
+                : new CardException(CardErrorCode.Overloaded, $"The ledger writer has {_options.MaxQueuedWrites} operations queued, its limit; try again shortly.")));
         return pending.Done.Task;
     }
 
@@ -135,6 +137,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
     /// <summary>Stops taking writes and finishes every queued one.</summary>
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
         await _loop;
     }

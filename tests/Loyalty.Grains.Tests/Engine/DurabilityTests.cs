@@ -48,6 +48,18 @@ public sealed class DurabilityTests : EngineTestBase
     }
 
     [Fact]
+    public async Task A_write_after_the_engine_stopped_is_refused_as_unavailable_not_as_overload()
+    {
+        var engine = await StartEngineAsync();
+        await engine.Runtime.Card("3100100").IssueAsync("default", null, null);
+        var card = engine.Runtime.Card("3100100");
+        await StopEngineAsync(engine);
+
+        var error = await RefusedAsync(CardErrorCode.Unavailable, () => card.AdjustAsync("late", 1_00, "after stop", "test"));
+        Assert.Contains("shutting down", error.Message);
+    }
+
+    [Fact]
     public async Task Applying_the_migrations_twice_changes_nothing()
     {
         var applied = await Migrator.ApplyAsync(Engine.DataSource);

@@ -365,7 +365,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
     private static void AddWrites(NpgsqlBatch batch, IReadOnlyList<LedgerWrite> writes)
     {
         var cards = writes.SelectMany(w => w.Cards).ToList();
-        var inserts = cards.Where(c => c.ExpectedVersion == 0).Select(c => c.State).ToList();
+        var inserts = cards.Where(c => c.ExpectedVersion == 0).ToList();
         var updates = cards.Where(c => c.ExpectedVersion != 0).ToList();
         const string cardColumns = "$1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::json[]";
         if (inserts.Count > 0)
@@ -375,7 +375,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         {
             // Each row is written only if it still has the version its activation read; if any has
             // moved, loyalty_expect aborts the whole transaction and nothing of the batch is stored.
-            var update = CardCommand(updates.Select(c => c.State).ToList(),
+            var update = CardCommand(updates,
                 $"""
                 WITH updated AS (
                     UPDATE cards c SET program_id = u.program_id, status = u.status, version = u.version, balance = u.balance,
@@ -445,9 +445,10 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
                 """));
     }
 
-    private static NpgsqlBatchCommand CardCommand(List<CardState> states, string sql)
+    private static NpgsqlBatchCommand CardCommand(List<CardWrite> writes, string sql)
     {
         var command = new NpgsqlBatchCommand(sql);
+        var states = writes.Select(w => w.State).ToList();
         Add(command, states.Select(s => s.Number).ToArray());
         Add(command, states.Select(s => s.ProgramId).ToArray());
         Add(command, states.Select(s => s.Status.ToString()).ToArray());
@@ -455,7 +456,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         Add(command, states.Select(s => s.BalanceKopecks).ToArray());
         Add(command, states.Select(s => s.HeldKopecks).ToArray());
         Add(command, states.Select(s => s.PendingKopecks).ToArray());
-        Add(command, states.Select(Json.Serialize).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
+        Add(command, writes.Select(w => w.StateJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         return command;
     }
 
@@ -472,7 +473,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         Add(command, records.Select(r => r.Offline).ToArray());
         Add(command, records.Select(r => r.Redeemed).ToArray());
         Add(command, records.Select(r => r.Accrued).ToArray());
-        Add(command, records.Select(r => Json.Serialize(r.Lines)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
+        Add(command, writes.Select(w => w.ReceiptLinesJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         Add(command, writes.Select(w => w.Operation.OperationId).ToArray());
         Add(command, writes.Select(w => w.At).ToArray());
         return command;

@@ -3,7 +3,11 @@ using Loyalty.Grains.Domain;
 namespace Loyalty.Grains.Storage;
 
 /// <summary>A card row to write, valid only if the row still has <see cref="ExpectedVersion"/> (0: the card must not exist yet).</summary>
-public sealed record CardWrite(CardState State, long ExpectedVersion);
+public sealed record CardWrite(CardState State, long ExpectedVersion)
+{
+    /// <summary>Serialised when the write is made, on the caller's thread, so the single writer loop does not.</summary>
+    public string StateJson { get; } = Json.Serialize(State);
+}
 
 /// <summary>The idempotency record of an accepted operation.</summary>
 public sealed record OperationRecord(string OperationId, string CardNumber, string Kind, byte[] PayloadHash, string ResultJson);
@@ -15,7 +19,11 @@ public sealed record LedgerWrite(
     OperationRecord Operation,
     ReceiptRecord? ReceiptCreated,
     ReceiptRecord? ReceiptUpdated,
-    DateTimeOffset At);
+    DateTimeOffset At)
+{
+    /// <summary>The lines of the receipt this write creates or updates (never both), serialised on the caller's thread.</summary>
+    public string? ReceiptLinesJson { get; } = (ReceiptCreated ?? ReceiptUpdated) is { } receipt ? Json.Serialize(receipt.Lines) : null;
+}
 
 /// <summary>An operation as stored, for answering retries.</summary>
 public sealed record StoredOperation(string OperationId, string CardNumber, string Kind, byte[] PayloadHash, string ResultJson);

@@ -72,7 +72,8 @@ public sealed class DbTiming : IDisposable
             // The ledger writer runs one transaction at a time, so the gaps between its round trips are
             // its own CPU work (between the two) or the wait for the next batch (before the first).
             if (_lastWriterEnd is { } end)
-                Add(kind.StartsWith("writer: BEGIN", StringComparison.Ordinal) ? "(gap) waiting for/gathering a batch" : "(gap) writer building the rows",
+                Add(kind.StartsWith("writer: BEGIN", StringComparison.Ordinal) || kind.StartsWith("writer: whole batch", StringComparison.Ordinal)
+                        ? "(gap) waiting for/gathering a batch" : "(gap) writer building the rows",
                     Math.Max(0, (activity.StartTimeUtc - end).TotalMilliseconds));
             _lastWriterEnd = activity.StartTimeUtc + activity.Duration;
         }
@@ -88,6 +89,8 @@ public sealed class DbTiming : IDisposable
     {
         var text = (activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement")) as string ?? activity.DisplayName;
         text = text.TrimStart();
+        // The writer's common path sends everything, COMMIT included, in one batch starting with BEGIN.
+        if (text.StartsWith("BEGIN", StringComparison.Ordinal) && text.Contains("COMMIT", StringComparison.Ordinal)) return "writer: whole batch in one round trip";
         if (text.StartsWith("BEGIN", StringComparison.Ordinal)) return "writer: BEGIN + lock + check";
         if (text.Contains("COMMIT", StringComparison.Ordinal)) return "writer: rows + COMMIT";
         if (text.StartsWith("ROLLBACK", StringComparison.Ordinal)) return "writer: ROLLBACK";

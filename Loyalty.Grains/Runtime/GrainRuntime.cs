@@ -324,7 +324,7 @@ public sealed class GrainRuntime : IAsyncDisposable
         error is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException;
 
     private static CardException Unavailable(Exception error) =>
-        new(CardErrorCode.Unavailable, "The database cannot be reached; nothing was changed. Try again or work offline.");
+        new(CardErrorCode.Unavailable, "The database could not be reached; if this was a write, it may or may not have been stored. Retry with the same operation id, or work offline.");
 
     /// <summary>Card numbers in logs show only their last four characters.</summary>
     internal static string Mask(string number) => number.Length <= 4 ? "****" : new string('*', number.Length - 4) + number[^4..];

@@ -233,7 +233,9 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
 
     private static WriteOutcome Unavailable(Exception error) => new WriteOutcome.Failed(new CardException(CardErrorCode.Unavailable,
         IsConnectionFailure(error)
-            ? "The database cannot be reached; nothing was changed. Try again or work offline."
+            // The connection may have dropped after COMMIT reached the server, so the outcome is
+            // unknown; a retry with the same operation id is answered without applying it twice.
+            ? "The database could not be reached; the operation may or may not have been stored. Retry with the same operation id, or work offline."
             : "The operation could not be stored; nothing was changed. Try again."));
 
     private static bool IsConnectionFailure(Exception error) =>

@@ -32,4 +32,8 @@ public enum CardErrorCode
 public sealed class CardException(CardErrorCode code, string message) : Exception(message)
 {
     public CardErrorCode Code { get; } = code;
+
+    /// <summary>Given by the runtime and the writer alike once the server has begun to stop.</summary>
+    public static CardException ShuttingDown() =>
+        new(CardErrorCode.Unavailable, "The server is shutting down; nothing was changed. Try again on another server or later.");
 }

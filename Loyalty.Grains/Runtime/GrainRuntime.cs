@@ -184,7 +184,7 @@ public sealed class GrainRuntime : IAsyncDisposable
     internal async Task<T> InvokeAsync<T>(string[] numbers, CancellationToken cancellationToken, Func<CardActivation[], Task<T>> call, bool read = false)
     {
         if (_stopping)
-            throw new CardException(CardErrorCode.Unavailable, "The server is shutting down; nothing was changed. Try again on another server or later.");
+            throw CardException.ShuttingDown();
         var ordered = numbers.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         while (true)
         {

@@ -90,7 +90,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         var pending = new Pending(write, new TaskCompletionSource<WriteOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending))
             return Task.FromResult<WriteOutcome>(new WriteOutcome.Failed(_stopping
-                ? new CardException(CardErrorCode.Unavailable, "The server is shutting down; nothing was changed. Try again on another server or later.")
+                ? CardException.ShuttingDown()
                 : new CardException(CardErrorCode.Overloaded, $"The ledger writer has {_options.MaxQueuedWrites} operations queued, its limit; try again shortly.")));
         return pending.Done.Task;
     }

@@ -34,10 +34,7 @@ public sealed class CrashTests : EngineTestBase
         }
 
         Assert.True(acknowledged.Count >= 600, $"only {acknowledged.Count} operations were acknowledged before the kills");
-        await using var command = Engine.DataSource.CreateCommand("SELECT count(*) FROM operations WHERE operation_id = ANY($1)");
-        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = acknowledged.ToArray() });
-        Assert.Equal(acknowledged.Count, Convert.ToInt32(await command.ExecuteScalarAsync()));
-        Assert.Equal(0, await ScalarAsync("SELECT count(*) FROM (SELECT operation_id, card_number, entry_number FROM ledger GROUP BY 1, 2, 3 HAVING count(*) > 1) d"));
+        await AssertStoredExactlyOnceAsync(acknowledged);
         await AssertInvariantsHoldAsync();
 
         // This process's activations were never told about the other process's writes; they must

@@ -85,17 +85,8 @@ public sealed class MixedWorkloadTests : EngineTestBase
         await Task.WhenAll(Enumerable.Range(0, 16).Select(c => Task.Run(() => Caller(c))));
 
         Assert.True(acknowledged.Count > 500, $"only {acknowledged.Count} operations were acknowledged");
-        await using (var command = Engine.DataSource.CreateCommand("SELECT count(*) FROM operations WHERE operation_id = ANY($1)"))
-        {
-            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = acknowledged.Keys.ToArray() });
-            Assert.Equal(acknowledged.Count, Convert.ToInt32(await command.ExecuteScalarAsync()));
-        }
-        await using (var command = Engine.DataSource.CreateCommand("SELECT count(*) FROM ledger WHERE operation_id = ANY($1)"))
-        {
-            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = refused.Keys.Except(acknowledged.Keys).ToArray() });
-            Assert.Equal(0, Convert.ToInt32(await command.ExecuteScalarAsync()));
-        }
-        Assert.Equal(0, await ScalarAsync("SELECT count(*) FROM (SELECT operation_id, card_number, entry_number FROM ledger GROUP BY 1, 2, 3 HAVING count(*) > 1) d"));
+        await AssertStoredExactlyOnceAsync(acknowledged.Keys.ToArray());
+        Assert.Equal(0, await CountWhereOperationInAsync("ledger", refused.Keys.Except(acknowledged.Keys)));
         await AssertInvariantsHoldAsync();
     }
 }

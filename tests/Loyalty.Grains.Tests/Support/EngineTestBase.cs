@@ -71,6 +71,21 @@ public abstract class EngineTestBase : IAsyncLifetime
         Assert.Empty(violations);
     }
 
+    /// <summary>Every acknowledged operation has its record, and no ledger row appears twice.</summary>
+    protected async Task AssertStoredExactlyOnceAsync(IReadOnlyCollection<string> acknowledged)
+    {
+        Assert.Equal(acknowledged.Count, await CountWhereOperationInAsync("operations", acknowledged));
+        Assert.Equal(0, await ScalarAsync("SELECT count(*) FROM (SELECT operation_id, card_number, entry_number FROM ledger GROUP BY 1, 2, 3 HAVING count(*) > 1) d"));
+    }
+
+    /// <summary>Rows of <paramref name="table"/> (operations or ledger) whose operation id is one of <paramref name="operationIds"/>.</summary>
+    protected async Task<long> CountWhereOperationInAsync(string table, IEnumerable<string> operationIds)
+    {
+        await using var command = Engine.DataSource.CreateCommand($"SELECT count(*) FROM {table} WHERE operation_id = ANY($1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = operationIds.ToArray() });
+        return Convert.ToInt64(await command.ExecuteScalarAsync());
+    }
+
     protected async Task<long> ScalarAsync(string sql)
     {
         await using var command = Engine.DataSource.CreateCommand(sql);

@@ -1,6 +1,4 @@
 using Loyalty.Silo;
-using Microsoft.Extensions.Hosting;
 
-var builder = Host.CreateApplicationBuilder(args);
-builder.AddLoyaltySilo();
-await builder.Build().RunAsync();
+await using var server = await LoyaltyServer.StartAsync(args);
+await server.WaitForShutdownAsync();

@@ -156,12 +156,17 @@ public static class Card
         return change.Finish(st => new CommitResult(redeemed, accruals.Sum(), availableAt, CardView.Of(st), negative), created: record);
     }
 
-    /// <summary>Voids a hold. A hold that already timed out answers with nothing released; a committed one is refused.</summary>
-    public static Decision<CancelResult> Cancel(CardState state, ProgramSettings program, string operationId, string holdId, DateTimeOffset now)
+    /// <summary>
+    /// Voids a hold. A hold that already timed out answers with nothing released; a committed one is refused.
+    /// With <paramref name="storeId"/> given, only a hold made for a receipt of that store may be voided.
+    /// </summary>
+    public static Decision<CancelResult> Cancel(CardState state, ProgramSettings program, string operationId, string holdId, DateTimeOffset now, string? storeId = null)
     {
         var change = new CardChange(state, program, now);
         if (change.State.Holds.FirstOrDefault(h => h.Id == holdId) is { } hold)
         {
+            if (storeId is not null && hold.Receipt.Ref.StoreId != storeId)
+                throw new CardException(CardErrorCode.Forbidden, $"Hold {holdId} was made for a receipt of another store; a register of store {storeId} may not cancel it.");
             change.Void(hold, operationId, LedgerKind.HoldVoid, HoldResolution.Cancelled);
             return change.Finish(st => new CancelResult(hold.AmountKopecks, HoldResolution.Cancelled, CardView.Of(st)));
         }

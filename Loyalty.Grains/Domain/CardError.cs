@@ -22,6 +22,8 @@ public enum CardErrorCode
     AlreadyResolved,
     /// <summary>The same operation id was used with a different payload. ALREADY_EXISTS.</summary>
     OperationExistsWithDifferentPayload,
+    /// <summary>The caller may not act on this (a register of another store). PERMISSION_DENIED.</summary>
+    Forbidden,
     /// <summary>A bound of the runtime (mailbox, writer queue, activations) is full. RESOURCE_EXHAUSTED.</summary>
     Overloaded,
     /// <summary>The database could not be reached or the write could not be made durable. UNAVAILABLE.</summary>

@@ -25,9 +25,9 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
         Write(operationId, "commit", new { number, receipt, holdId = holdId ?? "" }, cancellationToken,
             async card => Card.Commit(card, await runtime.ProgramOf(card), operationId, receipt, holdId, runtime.Now));
 
-    public Task<CancelResult> CancelAsync(string operationId, string holdId, CancellationToken cancellationToken = default) =>
+    public Task<CancelResult> CancelAsync(string operationId, string holdId, CancellationToken cancellationToken = default, string? storeId = null) =>
         Write(operationId, "cancel", new { holdId }, cancellationToken,
-            async card => Card.Cancel(card, await runtime.ProgramOf(card), operationId, holdId, runtime.Now));
+            async card => Card.Cancel(card, await runtime.ProgramOf(card), operationId, holdId, runtime.Now, storeId));
 
     public Task<RefundResult> RefundAsync(string operationId, ReceiptRef original, IReadOnlyList<ReturnedLine> lines, CancellationToken cancellationToken = default) =>
         Write(operationId, "refund", new { number, original, lines }, cancellationToken, async card =>

@@ -51,12 +51,12 @@ public sealed class GrainRuntime : IAsyncDisposable
     /// <summary>A reference to the card; cheap, and valid whether or not the card is in memory.</summary>
     public ICardGrain Card(string number) => new CardReference(this, number);
 
-    /// <summary>Voids a hold; the card is found from the hold id.</summary>
-    public Task<CancelResult> CancelHoldAsync(string operationId, string holdId, CancellationToken cancellationToken = default)
+    /// <summary>Voids a hold; the card is found from the hold id. With <paramref name="storeId"/>, only a hold for a receipt of that store.</summary>
+    public Task<CancelResult> CancelHoldAsync(string operationId, string holdId, CancellationToken cancellationToken = default, string? storeId = null)
     {
         var number = Domain.Card.CardNumberOfHold(holdId)
             ?? throw new CardException(CardErrorCode.NotFound, "The hold id is not one this server gave out.");
-        return Card(number).CancelAsync(operationId, holdId, cancellationToken);
+        return Card(number).CancelAsync(operationId, holdId, cancellationToken, storeId);
     }
 
     /// <summary>

@@ -27,8 +27,8 @@ public interface ICardGrain
     /// <summary>Commits a receipt: posts its hold (none: accrual only) and accrues on the part paid with money.</summary>
     Task<CommitResult> CommitAsync(string operationId, Receipt receipt, string? holdId, CancellationToken cancellationToken = default);
 
-    /// <summary>Voids a hold of this card.</summary>
-    Task<CancelResult> CancelAsync(string operationId, string holdId, CancellationToken cancellationToken = default);
+    /// <summary>Voids a hold of this card; with <paramref name="storeId"/>, only a hold for a receipt of that store.</summary>
+    Task<CancelResult> CancelAsync(string operationId, string holdId, CancellationToken cancellationToken = default, string? storeId = null);
 
     /// <summary>Refunds returned lines of an earlier receipt of this card.</summary>
     Task<RefundResult> RefundAsync(string operationId, ReceiptRef original, IReadOnlyList<ReturnedLine> lines, CancellationToken cancellationToken = default);

@@ -1,33 +1,15 @@
 using Loyalty.Grains;
 using Loyalty.Grains.Storage;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Loyalty.Silo;
-
-public static class SiloHosting
-{
-    /// <summary>Registers the engine and its database (embedded unless LOYALTY_DB is set) as one hosted service.</summary>
-    public static HostApplicationBuilder AddLoyaltySilo(this HostApplicationBuilder builder)
-    {
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-        // Npgsql logs every command at Information; only its warnings matter to an operator.
-        builder.Logging.AddFilter("Npgsql", LogLevel.Warning);
-        builder.Services.AddSingleton(SiloOptions.From(builder.Configuration));
-        builder.Services.AddSingleton<EngineHost>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        return builder;
-    }
-}
 
 /// <summary>
 /// Starts the database (a private cluster under the data directory when no connection string is
 /// configured), then the engine; stops them in the reverse order so every queued write is flushed
 /// before the database goes down.
 /// </summary>
-public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILogger<EngineHost> logger) : IHostedService
+public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILogger<EngineHost> logger)
 {
     public const string DatabaseName = "loyalty";
 
@@ -51,7 +33,15 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
         {
             logger.LogInformation("Using the PostgreSQL database configured in {Variable}.", SiloOptions.DatabaseVariable);
         }
-        Engine = await LoyaltyEngine.StartAsync(connectionString, new EngineOptions(), TimeProvider.System, loggers, cancellationToken);
+        try
+        {
+            Engine = await LoyaltyEngine.StartAsync(connectionString, new EngineOptions(), TimeProvider.System, loggers, cancellationToken);
+        }
+        catch
+        {
+            if (_postgres is not null) await _postgres.StopAsync();
+            throw;
+        }
         logger.LogInformation("Loyalty engine ready: schema migrated, ledger writer running. Data directory: {Directory}.", options.DataDirectory);
     }
 

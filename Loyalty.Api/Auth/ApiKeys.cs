@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Loyalty.Grains.Domain;
+using Npgsql;
+
+namespace Loyalty.Api.Auth;
+
+public enum Role { Pos, Accountant, Admin }
+
+/// <summary>Who is calling: the key's id and name (for the ledger's "who did it"), its role and, for a register, its store.</summary>
+public sealed record Caller(string KeyId, string Name, Role Role, string? StoreId)
+{
+    public string Actor => $"key:{KeyId} ({Name})";
+}
+
+/// <summary>A key as given to its holder once: the id (public, names the key) and the secret (only its hash is stored).</summary>
+public sealed record IssuedKey(string ApiKey, Caller Caller);
+
+/// <summary>
+/// API keys in PostgreSQL. A key reads "lk_&lt;id&gt;_&lt;secret&gt;": the id finds the row, the secret is
+/// checked against its SHA-256. The secret is 256 random bits, so a fast hash is enough (a slow
+/// password hash protects guessable secrets, and these are not guessable); it keeps the check to
+/// a microsecond. Verified keys are cached for <see cref="CacheSeconds"/>, so a call costs no
+/// database round trip, and a revoked key stops working within that time.
+/// </summary>
+public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    public const string Prefix = "lk_";
+    public const int CacheSeconds = 30;
+    /// <summary>Distinct keys kept verified in memory; past it the cache starts afresh (one database read per key).</summary>
+    public const int MaxCachedKeys = 10_000;
+    private const int SecretBytes = 32;
+    private const int KeyIdBytes = 8;
+
+    private readonly ConcurrentDictionary<string, (Caller Caller, byte[] SecretHash, DateTimeOffset Until)> _verified = new(StringComparer.Ordinal);
+
+    public static string RoleName(Role role) => role switch
+    {
+        Role.Pos => "pos",
+        Role.Accountant => "accountant",
+        _ => "admin",
+    };
+
+    public static Role? ParseRole(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "pos" or "role_pos" => Role.Pos,
+        "accountant" or "role_accountant" => Role.Accountant,
+        "admin" or "role_admin" => Role.Admin,
+        _ => null,
+    };
+
+    public async Task<IssuedKey> CreateAsync(Role role, string? storeId, string name, CancellationToken cancellationToken = default)
+    {
+        if (role == Role.Pos)
+            Validate.Identifier(storeId, "store id of a pos key");
+        else if (!string.IsNullOrEmpty(storeId))
+            throw Validate.Invalid($"Only a pos key belongs to a store; a {RoleName(role)} key takes no store id.");
+        Validate.Text(name, "key name (who holds the key)", required: true);
+        var keyId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(KeyIdBytes));
+        var secret = Base64Url(RandomNumberGenerator.GetBytes(SecretBytes));
+        var caller = new Caller(keyId, name.Trim(), role, role == Role.Pos ? storeId : null);
+        await using var command = dataSource.CreateCommand(
+            "INSERT INTO api_keys (key_id, secret_hash, role, store_id, name) VALUES ($1, $2, $3, $4, $5)");
+        command.Parameters.AddWithValue(keyId);
+        command.Parameters.AddWithValue(Hash(secret));
+        command.Parameters.AddWithValue(RoleName(role));
+        command.Parameters.AddWithValue((object?)caller.StoreId ?? DBNull.Value);
+        command.Parameters.AddWithValue(caller.Name);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return new IssuedKey($"{Prefix}{keyId}_{secret}", caller);
+    }
+
+    /// <summary>The caller a key belongs to, or null when the key is malformed, unknown, revoked or wrong.</summary>
+    public async ValueTask<Caller?> VerifyAsync(string apiKey, CancellationToken cancellationToken = default)
+    {
+        if (!TrySplit(apiKey, out var keyId, out var secret)) return null;
+        var now = time.GetUtcNow();
+        if (_verified.TryGetValue(keyId, out var cached) && cached.Until > now)
+            return Matches(secret, cached.SecretHash) ? cached.Caller : null;
+
+        await using var command = dataSource.CreateCommand(
+            "SELECT secret_hash, role, store_id, name FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL");
+        command.Parameters.AddWithValue(keyId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            _verified.TryRemove(keyId, out _);
+            return null;
+        }
+        var hash = (byte[])reader[0];
+        var caller = new Caller(keyId, reader.GetString(3), ParseRole(reader.GetString(1)) ?? Role.Pos, reader.IsDBNull(2) ? null : reader.GetString(2));
+        if (!Matches(secret, hash)) return null;
+        if (_verified.Count >= MaxCachedKeys) _verified.Clear();
+        _verified[keyId] = (caller, hash, now.AddSeconds(CacheSeconds));
+        return caller;
+    }
+
+    public async Task<bool> AnyAdminAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL)");
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// On the first start of a database, creates its first admin key and writes it to
+    /// <paramref name="path"/>, readable by the owner only. Several servers starting together on
+    /// one database create one key between them (an advisory lock). Returns false when an admin
+    /// key existed already (the file is then left as it is).
+    /// </summary>
+    public async Task<bool> EnsureFirstAdminKeyAsync(string path, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7261001)", connection, transaction))
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        await using (var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL)", connection, transaction))
+            if ((bool)(await exists.ExecuteScalarAsync(cancellationToken))!) return false;
+
+        var keyId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(KeyIdBytes));
+        var secret = Base64Url(RandomNumberGenerator.GetBytes(SecretBytes));
+        // The file is written before the key is committed: a crash in between leaves an unusable
+        // file that the next start replaces, never a key nobody can read.
+        WriteOwnerOnly(path, $"{Prefix}{keyId}_{secret}\n");
+        await using (var insert = new NpgsqlCommand(
+            "INSERT INTO api_keys (key_id, secret_hash, role, store_id, name) VALUES ($1, $2, 'admin', NULL, 'first admin key')", connection, transaction))
+        {
+            insert.Parameters.AddWithValue(keyId);
+            insert.Parameters.AddWithValue(Hash(secret));
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private static void WriteOwnerOnly(string path, string content)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var temporary = path + ".tmp";
+        File.Delete(temporary);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        // Created owner-only from the first byte, not chmod-ed afterwards, so there is no moment another user could read it.
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var stream = new FileStream(temporary, options))
+        {
+            stream.Write(Encoding.ASCII.GetBytes(content));
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private static bool TrySplit(string apiKey, out string keyId, out string secret)
+    {
+        keyId = secret = "";
+        if (apiKey.Length != Prefix.Length + KeyIdBytes * 2 + 1 + 43 || !apiKey.StartsWith(Prefix, StringComparison.Ordinal)) return false;
+        var separator = Prefix.Length + KeyIdBytes * 2;
+        if (apiKey[separator] != '_') return false;
+        keyId = apiKey[Prefix.Length..separator];
+        secret = apiKey[(separator + 1)..];
+        foreach (var c in keyId)
+            if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+
+    private static bool Matches(string secret, byte[] storedHash) =>
+        CryptographicOperations.FixedTimeEquals(Hash(secret), storedHash);
+
+    private static byte[] Hash(string secret) => SHA256.HashData(Encoding.ASCII.GetBytes(secret));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,115 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Loyalty.Api.Grpc;
+
+public sealed class GrpcEndpointOptions
+{
+    /// <summary>The gRPC default; both stock clients refuse larger replies unless told otherwise.</summary>
+    public const int DefaultMessageBytes = 4 * 1024 * 1024;
+
+    /// <summary>A larger request message is refused with RESOURCE_EXHAUSTED before it is read.</summary>
+    public int MaxReceiveMessageBytes { get; init; } = DefaultMessageBytes;
+
+    public int MaxSendMessageBytes { get; init; } = DefaultMessageBytes;
+
+    /// <summary>A grpc-timeout above this is cut to it, so no call can hold server resources for days.</summary>
+    public TimeSpan MaxDeadline { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Turns an application exception into a status; null means "not one of mine" and gives INTERNAL.
+    /// The gRPC layer knows nothing of the application's error types.
+    /// </summary>
+    public Func<Exception, RpcException?> MapException { get; init; } = _ => null;
+}
+
+/// <summary>
+/// Serves gRPC calls (grpc/doc/PROTOCOL-HTTP2.md) on Kestrel's HTTP/2: checks the request,
+/// finds the method, enforces the deadline, and always ends the reply with grpc-status —
+/// in the trailers, or as a Trailers-Only reply when the call fails before any message.
+/// </summary>
+public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions options, ILogger<GrpcEndpoint> logger)
+{
+    public const string ContentType = "application/grpc";
+    public const string StatusHeader = "grpc-status";
+    public const string MessageHeader = "grpc-message";
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        var request = http.Request;
+        var response = http.Response;
+        if (!HttpMethods.IsPost(request.Method))
+        {
+            response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            response.Headers.Allow = "POST";
+            return;
+        }
+        // The protocol says a non-gRPC content type is answered in HTTP terms, not gRPC ones.
+        if (request.ContentType is not { } contentType || !contentType.StartsWith(ContentType, StringComparison.OrdinalIgnoreCase)
+            || (contentType.Length > ContentType.Length && contentType[ContentType.Length] is not ('+' or ';')))
+        {
+            response.StatusCode = StatusCodes.Status415UnsupportedMediaType;
+            return;
+        }
+        if (!methods.TryGet(request.Path.Value, out var method))
+        {
+            SendStatus(response, StatusCode.Unimplemented, $"The method {request.Path.Value} is not served here.");
+            return;
+        }
+
+        var timeout = GrpcWire.ParseTimeout(request.Headers["grpc-timeout"]);
+        if (timeout > options.MaxDeadline) timeout = options.MaxDeadline;
+        using var deadline = timeout is { } t ? new CancellationTokenSource(t) : null;
+        using var call = deadline is null
+            ? CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted)
+            : CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token);
+        var context = new ServerCallContext(http, method.Path, call.Token, timeout is { } d ? DateTimeOffset.UtcNow + d : null);
+        try
+        {
+            await method.InvokeAsync(context, options);
+        }
+        catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true)
+        {
+            SendStatus(response, StatusCode.DeadlineExceeded, $"The call's deadline of {timeout!.Value.TotalMilliseconds:N0} ms passed before it finished.");
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client is gone; nobody reads the status, but the stream still ends properly.
+            SendStatus(response, StatusCode.Cancelled, "The client cancelled the call.");
+        }
+        catch (RpcException error)
+        {
+            SendStatus(response, error.Status, error.Message);
+        }
+        catch (Exception error) when (options.MapException(error) is { } mapped)
+        {
+            SendStatus(response, mapped.Status, mapped.Message);
+        }
+        catch (Exception error) when (error is Microsoft.AspNetCore.Http.BadHttpRequestException or IOException && http.RequestAborted.IsCancellationRequested)
+        {
+            SendStatus(response, StatusCode.Cancelled, "The connection was lost during the call.");
+        }
+        catch (Exception error)
+        {
+            logger.LogError(error, "The gRPC method {Method} failed unexpectedly.", method.Path);
+            SendStatus(response, StatusCode.Internal, "The server failed to process the call; the failure has been logged.");
+        }
+    }
+
+    /// <summary>Ends the call with a status: Trailers-Only when nothing was sent yet, trailers otherwise.</summary>
+    private static void SendStatus(HttpResponse response, StatusCode status, string message)
+    {
+        var code = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var encoded = GrpcWire.EncodeMessage(message);
+        if (!response.HasStarted)
+        {
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = ContentType;
+            response.Headers[StatusHeader] = code;
+            response.Headers[MessageHeader] = encoded;
+            return;
+        }
+        response.AppendTrailer(StatusHeader, code);
+        response.AppendTrailer(MessageHeader, encoded);
+    }
+}

@@ -1,0 +1,181 @@
+using System.Buffers;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Http;
+
+namespace Loyalty.Api.Grpc;
+
+/// <summary>
+/// The methods a gRPC endpoint serves, by path. Mapping a method is one line: its service and
+/// method names, the request parser and a handler. Nothing here knows what the messages mean.
+/// </summary>
+public sealed class GrpcMethodTable
+{
+    private readonly Dictionary<string, GrpcMethod> _methods = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _services = new(StringComparer.Ordinal);
+
+    public IReadOnlyCollection<string> Services => _services;
+
+    public GrpcMethodTable MapUnary<TRequest, TReply>(string service, string method, Func<TRequest, ServerCallContext, Task<TReply>> handler)
+        where TRequest : IMessage<TRequest>, new()
+        where TReply : IMessage<TReply> =>
+        Add(service, new UnaryMethod<TRequest, TReply>(Path(service, method), handler));
+
+    public GrpcMethodTable MapServerStreaming<TRequest, TReply>(string service, string method, Func<TRequest, IServerStreamWriter<TReply>, ServerCallContext, Task> handler)
+        where TRequest : IMessage<TRequest>, new()
+        where TReply : IMessage<TReply> =>
+        Add(service, new ServerStreamingMethod<TRequest, TReply>(Path(service, method), handler));
+
+    internal bool TryGet(string? path, out GrpcMethod method)
+    {
+        method = null!;
+        return path is not null && _methods.TryGetValue(path, out method!);
+    }
+
+    private static string Path(string service, string method) => $"/{service}/{method}";
+
+    private GrpcMethodTable Add(string service, GrpcMethod method)
+    {
+        if (!_methods.TryAdd(method.Path, method))
+            throw new InvalidOperationException($"The gRPC method {method.Path} is mapped twice.");
+        _services.Add(service);
+        return this;
+    }
+}
+
+internal abstract class GrpcMethod(string path)
+{
+    public string Path { get; } = path;
+
+    public abstract Task InvokeAsync(ServerCallContext context, GrpcEndpointOptions options);
+
+    /// <summary>
+    /// Reads the one request message of the call and parses it. A unary or server-streaming call
+    /// carries exactly one message; the client's END_STREAM is awaited so that a second message
+    /// is refused rather than ignored.
+    /// </summary>
+    protected static async Task<TRequest> ReadRequestAsync<TRequest>(ServerCallContext context, GrpcEndpointOptions options)
+        where TRequest : IMessage<TRequest>, new()
+    {
+        var reader = context.HttpContext.Request.BodyReader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(context.CancellationToken);
+            var buffer = result.Buffer;
+            if (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
+            {
+                if (compressed)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw new RpcException(StatusCode.Unimplemented, "This server accepts only uncompressed messages (grpc-encoding identity).");
+                }
+                if (length > options.MaxReceiveMessageBytes)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw new RpcException(StatusCode.ResourceExhausted,
+                        $"The request message is {length:N0} bytes; this server accepts at most {options.MaxReceiveMessageBytes:N0}.");
+                }
+                var frameBytes = GrpcWire.FrameHeaderBytes + length;
+                if (buffer.Length > frameBytes)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw new RpcException(StatusCode.InvalidArgument, $"A call to {context.Method} carries one request message; more were sent.");
+                }
+                if (buffer.Length == frameBytes && result.IsCompleted)
+                {
+                    try
+                    {
+                        return Parse<TRequest>(buffer.Slice(GrpcWire.FrameHeaderBytes));
+                    }
+                    finally
+                    {
+                        reader.AdvanceTo(buffer.End);
+                    }
+                }
+            }
+            if (result.IsCompleted)
+            {
+                reader.AdvanceTo(buffer.End);
+                throw new RpcException(StatusCode.InvalidArgument, buffer.IsEmpty
+                    ? $"A call to {context.Method} must carry one request message; none was sent."
+                    : $"The request message to {context.Method} is incomplete: the stream ended {buffer.Length:N0} bytes into it.");
+            }
+            // Nothing is consumed until the whole message and END_STREAM are there.
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private static TRequest Parse<TRequest>(in ReadOnlySequence<byte> payload) where TRequest : IMessage<TRequest>, new()
+    {
+        var message = new TRequest();
+        try
+        {
+            message.MergeFrom(payload);
+        }
+        catch (InvalidProtocolBufferException error)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"The request is not a valid {message.Descriptor.FullName} message: {error.Message}");
+        }
+        return message;
+    }
+
+    protected static void StartReply(HttpResponse response)
+    {
+        if (response.HasStarted) return;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = GrpcEndpoint.ContentType;
+    }
+
+    protected static void WriteMessage(HttpResponse response, IMessage message, GrpcEndpointOptions options)
+    {
+        var size = message.CalculateSize();
+        if (size > options.MaxSendMessageBytes)
+            throw new RpcException(StatusCode.ResourceExhausted, $"The reply would be {size:N0} bytes, over this server's limit of {options.MaxSendMessageBytes:N0}; ask for less (a smaller page).");
+        var span = response.BodyWriter.GetSpan(GrpcWire.FrameHeaderBytes + size);
+        GrpcWire.WriteFrameHeader(span, size);
+        message.WriteTo(span.Slice(GrpcWire.FrameHeaderBytes, size));
+        response.BodyWriter.Advance(GrpcWire.FrameHeaderBytes + size);
+    }
+}
+
+internal sealed class UnaryMethod<TRequest, TReply>(string path, Func<TRequest, ServerCallContext, Task<TReply>> handler) : GrpcMethod(path)
+    where TRequest : IMessage<TRequest>, new()
+    where TReply : IMessage<TReply>
+{
+    public override async Task InvokeAsync(ServerCallContext context, GrpcEndpointOptions options)
+    {
+        var request = await ReadRequestAsync<TRequest>(context, options);
+        context.CancellationToken.ThrowIfCancellationRequested();
+        var reply = await handler(request, context);
+        // A reply after the deadline is not sent: the client has given up and reports DEADLINE_EXCEEDED,
+        // and the server says the same. A write that did complete is found again by its operation id.
+        context.CancellationToken.ThrowIfCancellationRequested();
+        var response = context.HttpContext.Response;
+        StartReply(response);
+        WriteMessage(response, reply, options);
+        response.AppendTrailer(GrpcEndpoint.StatusHeader, "0");
+    }
+}
+
+internal sealed class ServerStreamingMethod<TRequest, TReply>(string path, Func<TRequest, IServerStreamWriter<TReply>, ServerCallContext, Task> handler) : GrpcMethod(path)
+    where TRequest : IMessage<TRequest>, new()
+    where TReply : IMessage<TReply>
+{
+    public override async Task InvokeAsync(ServerCallContext context, GrpcEndpointOptions options)
+    {
+        var request = await ReadRequestAsync<TRequest>(context, options);
+        var response = context.HttpContext.Response;
+        await handler(request, new Writer(response, options), context);
+        StartReply(response);
+        response.AppendTrailer(GrpcEndpoint.StatusHeader, "0");
+    }
+
+    private sealed class Writer(HttpResponse response, GrpcEndpointOptions options) : IServerStreamWriter<TReply>
+    {
+        public async Task WriteAsync(TReply message, CancellationToken cancellationToken)
+        {
+            StartReply(response);
+            WriteMessage(response, message, options);
+            await response.BodyWriter.FlushAsync(cancellationToken);
+        }
+    }
+}

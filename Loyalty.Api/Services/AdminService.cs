@@ -1,0 +1,103 @@
+using Loyalty.Api.Auth;
+using Loyalty.Api.Grpc;
+using CardStatus = Loyalty.Grains.Domain.CardStatus;
+using Loyalty.Grains.Runtime;
+using Loyalty.Protos.V1;
+using static Loyalty.Api.Services.ProtoMapping;
+
+namespace Loyalty.Api.Services;
+
+/// <summary>Back-office operations; every one needs an admin key, and the key's name goes into the ledger as "who did it".</summary>
+public sealed class AdminService(GrainRuntime cards, ApiKeyStore keys, Access access)
+{
+    public const string Name = "loyalty.v1.Admin";
+    private const int DefaultStatementPageSize = 50;
+
+    public void Map(GrpcMethodTable methods) => methods
+        .MapUnary<CreateApiKeyRequest, CreateApiKeyReply>(Name, "CreateApiKey", CreateApiKey)
+        .MapUnary<SetProgramRequest, Protos.V1.Program>(Name, "SetProgram", SetProgram)
+        .MapUnary<GetProgramRequest, Protos.V1.Program>(Name, "GetProgram", GetProgram)
+        .MapUnary<IssueCardRequest, Card>(Name, "IssueCard", IssueCard)
+        .MapUnary<BlockCardRequest, Card>(Name, "BlockCard", BlockCard)
+        .MapUnary<UnblockCardRequest, Card>(Name, "UnblockCard", UnblockCard)
+        .MapUnary<AdjustRequest, Card>(Name, "Adjust", Adjust)
+        .MapUnary<GetStatementRequest, GetStatementReply>(Name, "GetStatement", GetStatement)
+        .MapUnary<TransferCardRequest, TransferCardReply>(Name, "TransferCard", TransferCard);
+
+    private async Task<CreateApiKeyReply> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        var role = ApiKeyStore.ParseRole(request.Role)
+            ?? throw new RpcException(StatusCode.InvalidArgument, $"The role must be pos, accountant or admin; \"{request.Role}\" was given.");
+        var issued = await keys.CreateAsync(role, request.StoreId, request.Name, context.CancellationToken);
+        return new CreateApiKeyReply
+        {
+            ApiKey = issued.ApiKey,
+            KeyId = issued.Caller.KeyId,
+            Role = ApiKeyStore.RoleName(issued.Caller.Role),
+            StoreId = issued.Caller.StoreId ?? "",
+            Name = issued.Caller.Name,
+        };
+    }
+
+    private async Task<Protos.V1.Program> SetProgram(SetProgramRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        return ToWire(await cards.Programs.SetAsync(ToDomain(request)));
+    }
+
+    private async Task<Protos.V1.Program> GetProgram(GetProgramRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        var id = string.IsNullOrEmpty(request.ProgramId) ? ProgramCatalog.DefaultProgramId : request.ProgramId;
+        return ToWire(await cards.Programs.GetAsync(id));
+    }
+
+    private async Task<Card> IssueCard(IssueCardRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        var programId = string.IsNullOrEmpty(request.ProgramId) ? ProgramCatalog.DefaultProgramId : request.ProgramId;
+        var card = await cards.Card(request.CardNumber).IssueAsync(programId, NullIfEmpty(request.Phone), NullIfEmpty(request.Email), context.CancellationToken);
+        return ToWire(card);
+    }
+
+    private async Task<Card> BlockCard(BlockCardRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        return ToWire(await cards.Card(request.CardNumber).SetStatusAsync(OperationIdOrNew(request.OperationId), CardStatus.Blocked, request.Reason, context.CancellationToken));
+    }
+
+    private async Task<Card> UnblockCard(UnblockCardRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        return ToWire(await cards.Card(request.CardNumber).SetStatusAsync(OperationIdOrNew(request.OperationId), CardStatus.Active, request.Reason, context.CancellationToken));
+    }
+
+    private async Task<Card> Adjust(AdjustRequest request, ServerCallContext context)
+    {
+        var caller = await access.AdminAsync(context);
+        return ToWire(await cards.Card(request.CardNumber).AdjustAsync(request.OperationId, request.Amount, request.Reason, caller.Actor, context.CancellationToken));
+    }
+
+    private async Task<GetStatementReply> GetStatement(GetStatementRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        var pageSize = request.PageSize == 0 ? DefaultStatementPageSize : request.PageSize;
+        var page = await cards.Card(request.CardNumber).GetStatementAsync(pageSize, NullIfEmpty(request.PageToken), context.CancellationToken);
+        return ToWire(page);
+    }
+
+    private async Task<TransferCardReply> TransferCard(TransferCardRequest request, ServerCallContext context)
+    {
+        var caller = await access.AdminAsync(context);
+        var (source, target) = await cards.TransferAsync(request.OperationId, request.SourceCardNumber, request.TargetCardNumber,
+            request.IssueTarget, request.Reason, caller.Actor, context.CancellationToken);
+        return new TransferCardReply { Source = ToWire(source), Target = ToWire(target) };
+    }
+
+    private static string? NullIfEmpty(string value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>Blocking and unblocking set a state, so repeating one is harmless; without an id each request is its own operation.</summary>
+    private static string OperationIdOrNew(string operationId) =>
+        string.IsNullOrEmpty(operationId) ? $"status-{Guid.NewGuid():N}" : operationId;
+}

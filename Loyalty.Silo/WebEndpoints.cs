@@ -1,0 +1,42 @@
+using Loyalty.Grains;
+using Microsoft.AspNetCore.Http;
+
+namespace Loyalty.Silo;
+
+/// <summary>The plain-HTTP side: /healthz for probes and humans (the web pages of later issues join here).</summary>
+public sealed class WebEndpoints(LoyaltyEngine engine)
+{
+    /// <summary>A probe that cannot reach the database in this time reports it as down rather than hang.</summary>
+    private static readonly TimeSpan DatabaseProbeTimeout = TimeSpan.FromSeconds(2);
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        if (http.Request.Path == "/healthz" && (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method)))
+        {
+            var databaseUp = await DatabaseAnswersAsync(http.RequestAborted);
+            http.Response.StatusCode = databaseUp ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync(databaseUp
+                ? "{\"status\":\"serving\",\"database\":\"up\"}\n"
+                : "{\"status\":\"not_serving\",\"database\":\"down\"}\n", http.RequestAborted);
+            return;
+        }
+        http.Response.StatusCode = StatusCodes.Status404NotFound;
+    }
+
+    private async Task<bool> DatabaseAnswersAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(DatabaseProbeTimeout);
+        try
+        {
+            await using var command = engine.DataSource.CreateCommand("SELECT 1");
+            await command.ExecuteScalarAsync(timeout.Token);
+            return true;
+        }
+        catch (Exception error) when (error is Npgsql.NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return false;
+        }
+    }
+}

@@ -260,7 +260,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// Creates <paramref name="name"/> on the server reached by <paramref name="adminConnectionString"/> unless it exists.
     /// Shared with test helpers that use an external server.
     /// </summary>
-    internal static async Task CreateDatabaseIfMissingAsync(string adminConnectionString, string name, CancellationToken ct)
+    public static async Task CreateDatabaseIfMissingAsync(string adminConnectionString, string name, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (name.Contains('\0', StringComparison.Ordinal) || Encoding.UTF8.GetByteCount(name) > 63)

@@ -59,6 +59,9 @@ public sealed class SiloProcessTests : IDisposable
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Loyalty.Silo.dll"));
         start.Environment["LOYALTY_DATA_DIR"] = _dataDirectory;
         start.Environment.Remove("LOYALTY_DB");
+        // Free ports, so the test never collides with a server already running on the defaults.
+        start.Environment["LOYALTY_GRPC_URL"] = "http://127.0.0.1:0";
+        start.Environment["LOYALTY_HTTP_URL"] = "http://127.0.0.1:0";
         foreach (var (name, value) in environment) start.Environment[name] = value;
         var lines = new ConcurrentQueue<string>();
         var process = new Process { StartInfo = start };
@@ -77,6 +80,10 @@ public sealed class SiloProcessTests : IDisposable
         {
             await first.WaitForLineAsync("Loyalty engine ready", TimeSpan.FromSeconds(90));
             Assert.Contains("initialising PostgreSQL cluster", first.Output);
+            await first.WaitForLineAsync("Serving gRPC on http://127.0.0.1:", TimeSpan.FromSeconds(30));
+            var adminKey = Path.Combine(_dataDirectory, "admin.key");
+            Assert.Contains($"Created the first admin key; it is in {adminKey}", first.Output);
+            Assert.DoesNotContain(File.ReadAllText(adminKey).Trim(), first.Output);
             Assert.Equal(0, await first.TerminateAsync());
             Assert.Contains("Ledger writer flushed and stopped", first.Output);
             Assert.Contains("Embedded PostgreSQL stopped", first.Output);
@@ -87,6 +94,7 @@ public sealed class SiloProcessTests : IDisposable
         using var second = Start();
         await second.WaitForLineAsync("Loyalty engine ready", TimeSpan.FromSeconds(90));
         Assert.DoesNotContain("initialising PostgreSQL cluster", second.Output);
+        await second.WaitForLineAsync("Admin keys exist already", TimeSpan.FromSeconds(30));
         Assert.Equal(0, await second.TerminateAsync());
     }
 

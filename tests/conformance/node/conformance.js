@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+// Conformance checks of the Loyalty gRPC server with @grpc/grpc-js, a client nobody here wrote.
+//
+//   LOYALTY_GRPC_ADDR=127.0.0.1:5001 LOYALTY_ADMIN_KEY=... node conformance.js
+//
+// Prints one line per check ("ok   name" / "FAIL name: expected X got Y") and exits 1 when any
+// check failed. Card numbers and store ids are fresh per run, so it can be run again and again
+// against one server.
+'use strict';
+
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const ADDR = process.env.LOYALTY_GRPC_ADDR;
+const ADMIN_KEY = (process.env.LOYALTY_ADMIN_KEY || '').trim();
+if (!ADDR || !ADMIN_KEY) {
+  console.error('set LOYALTY_GRPC_ADDR (host:port) and LOYALTY_ADMIN_KEY');
+  process.exit(2);
+}
+
+// ---- contract -------------------------------------------------------------------------------
+
+const PROTOS = path.resolve(__dirname, '../../../protos');
+// google/protobuf/timestamp.proto comes with protobufjs' bundled well-known types.
+const definition = protoLoader.loadSync(
+  ['loyalty/v1/cards.proto', 'loyalty/v1/admin.proto', 'grpc/health/v1/health.proto'],
+  { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [PROTOS] });
+const pkg = grpc.loadPackageDefinition(definition);
+
+// Clients may send more than the server accepts: the oversize check needs a 5 MiB request.
+const channelOptions = { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 };
+const creds = grpc.credentials.createInsecure();
+const cards = new pkg.loyalty.v1.Cards(ADDR, creds, channelOptions);
+const admin = new pkg.loyalty.v1.Admin(ADDR, creds, channelOptions);
+const health = new pkg.grpc.health.v1.Health(ADDR, creds, channelOptions);
+const raw = new grpc.Client(ADDR, creds, channelOptions);
+
+const STATUS = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
+
+// ---- helpers --------------------------------------------------------------------------------
+
+let failures = 0;
+let checks = 0;
+
+/** Comparison form: JSON, so arrays and objects compare deeply and "1" differs from 1. */
+function show(v) {
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** Display form: like show, but a plain string is printed as it is. */
+function display(v) {
+  const s = typeof v === 'string' ? v : show(v);
+  return s.length > 300 ? s.slice(0, 300) + '...' : s;
+}
+
+/** One check: prints ok/FAIL; compares by JSON form, so arrays and objects compare deeply. */
+function check(name, expected, actual) {
+  checks++;
+  if (show(expected) === show(actual)) {
+    console.log(`ok   ${name}`);
+    return true;
+  }
+  failures++;
+  console.log(`FAIL ${name}: expected ${display(expected)} got ${display(actual)}`);
+  return false;
+}
+
+function fail(name, message) {
+  checks++;
+  failures++;
+  console.log(`FAIL ${name}: ${message}`);
+}
+
+function describeError(e) {
+  return e && e.code !== undefined ? `${STATUS[e.code] ?? e.code} (${e.details})` : String(e);
+}
+
+function metadata(key) {
+  const md = new grpc.Metadata();
+  if (key) md.set('authorization', `Bearer ${key}`);
+  return md;
+}
+
+/** A unary call as a promise. */
+function call(client, method, request, key, options = {}) {
+  return new Promise((resolve, reject) => {
+    client[method](request, metadata(key), options, (err, reply) => (err ? reject(err) : resolve(reply)));
+  });
+}
+
+/** A unary call that must succeed: returns the reply, or undefined after printing a FAIL. */
+async function must(name, client, method, request, key) {
+  try {
+    return await call(client, method, request, key);
+  } catch (e) {
+    fail(name, `expected OK got ${describeError(e)}`);
+    return undefined;
+  }
+}
+
+/** A call that must fail with the given status code. */
+async function expectStatus(name, code, promiseFn) {
+  try {
+    await promiseFn();
+    check(name, STATUS[code], 'OK');
+  } catch (e) {
+    check(name, STATUS[code], e && e.code !== undefined ? STATUS[e.code] ?? e.code : String(e));
+    if (e && e.code !== code) console.log(`     (message: ${e.details})`);
+  }
+}
+
+/** The same key with its last character changed: well-formed, but not a key the server made. */
+const wrongSecret = (key) => key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
+const num = (x) => (x === undefined || x === null ? x : Number(x));
+const sum = (xs) => (xs || []).reduce((a, x) => a + Number(x), 0);
+const tsMillis = (ts) => (ts ? Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6) : undefined);
+
+// ---- data of this run -----------------------------------------------------------------------
+
+const run = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+const card = `N${run}`.toUpperCase();
+const storeA = `store-a-${run}`;
+const storeB = `store-b-${run}`;
+const op = (what) => `node-${what}-${run}`;
+const ref = (store, number) => ({ store_id: store, register_id: 'reg-1', shift_number: 1, receipt_number: number });
+
+// Receipt 1: 1000.00 in two lines.
+const receipt1 = {
+  ref: ref(storeA, 1),
+  lines: [
+    { sku: 'sku-1', category: 'food', name: 'Coffee beans 1 kg', quantity_milli: 1000, price: 60000, amount: 60000 },
+    { sku: 'sku-2', category: 'food', name: 'Tea 2 x 200 g', quantity_milli: 2000, price: 20000, amount: 40000 },
+  ],
+};
+// Receipt 2: 500.00 in one line, redeemed then cancelled.
+const receipt2 = {
+  ref: ref(storeA, 2),
+  lines: [{ sku: 'sku-3', category: 'food', name: 'Chocolate', quantity_milli: 1000, price: 50000, amount: 50000 }],
+};
+// Receipt 3: 100 000.00, used by the refusal checks.
+const receipt3 = {
+  ref: ref(storeA, 3),
+  lines: [{ sku: 'sku-4', category: 'electronics', name: 'TV set', quantity_milli: 1000, price: 10000000, amount: 10000000 }],
+};
+
+// ---- the POS flow ---------------------------------------------------------------------------
+
+async function posFlow() {
+  console.log(`# POS flow (card ${card}, stores ${storeA} / ${storeB})`);
+  const keyA = await must('create pos key for store A', admin, 'CreateApiKey', { role: 'pos', store_id: storeA, name: `conformance node ${run} A` }, ADMIN_KEY);
+  const keyB = await must('create pos key for store B', admin, 'CreateApiKey', { role: 'pos', store_id: storeB, name: `conformance node ${run} B` }, ADMIN_KEY);
+  const keyAcc = await must('create accountant key', admin, 'CreateApiKey', { role: 'accountant', name: `conformance node ${run} acc` }, ADMIN_KEY);
+  if (keyA) check('pos key A is returned and bound to store A', [true, storeA], [keyA.api_key.length > 0, keyA.store_id]);
+  if (keyB) check('pos key B is bound to store B', storeB, keyB.store_id);
+  if (keyAcc) check('accountant key is returned', true, keyAcc.api_key.length > 0);
+  const keys = { a: keyA?.api_key, b: keyB?.api_key, acc: keyAcc?.api_key };
+
+  const issued = await must('IssueCard', admin, 'IssueCard', { card_number: card }, ADMIN_KEY);
+  check('IssueCard: active card with zero balance', [card, 'CARD_STATUS_ACTIVE', 0], [issued?.card_number, issued?.status, num(issued?.balance)]);
+
+  const adjusted = await must('Adjust +1000.00', admin, 'Adjust', { operation_id: op('adjust'), card_number: card, amount: 100000, reason: 'conformance top-up' }, ADMIN_KEY);
+  check('Adjust +1000.00: balance and available', [100000, 100000], [num(adjusted?.balance), num(adjusted?.available)]);
+
+  const quote = await must('Quote', cards, 'Quote', { card_number: card, receipt: receipt1, requested_redeem: 10000 }, keys.a);
+  check('Quote: max_redeem is 30 % of 1000.00', 30000, num(quote?.max_redeem));
+  check('Quote: redeem is the requested 100.00', 10000, num(quote?.redeem));
+  check('Quote: line discounts in proportion to line amounts', [6000, 4000], (quote?.lines || []).map((l) => num(l.discount)));
+  check('Quote: line discounts sum to redeem', num(quote?.redeem), sum(quote?.lines?.map((l) => l.discount)));
+  check('Quote: amount_after = amount - discount', [54000, 36000], (quote?.lines || []).map((l) => num(l.amount_after)));
+  check('Quote: accrual is 5 % of the money-paid part', 4500, num(quote?.accrual));
+
+  const before = Date.now();
+  const redeemReq = { operation_id: op('redeem-1'), card_number: card, receipt: receipt1, amount: 10000 };
+  const hold = await must('Redeem 100.00 (store A key)', cards, 'Redeem', redeemReq, keys.a);
+  check('Redeem: hold_id is set', true, !!hold?.hold_id);
+  check('Redeem: amount', 10000, num(hold?.amount));
+  check('Redeem: line discounts sum to amount', 10000, sum(hold?.lines?.map((l) => l.discount)));
+  const expires = tsMillis(hold?.expires_at);
+  check('Redeem: expires_at is in the future, about 900 s away',
+    true, expires > before && expires <= Date.now() + 900_000 + 60_000);
+  check('Redeem: card held and available', [10000, 90000], [num(hold?.card?.held), num(hold?.card?.available)]);
+  const holdAgain = await must('Redeem retried', cards, 'Redeem', redeemReq, keys.a);
+  check('Redeem retried with the same operation id: identical reply', show(hold), show(holdAgain));
+
+  const commitReq = { operation_id: op('commit-1'), card_number: card, receipt: receipt1, hold_id: hold?.hold_id ?? '' };
+  const committed = await must('Commit', cards, 'Commit', commitReq, keys.a);
+  check('Commit: redeemed', 10000, num(committed?.redeemed));
+  check('Commit: accrued = 5 % of 900.00 rounded down', 4500, num(committed?.accrued));
+  check('Commit: balance, held, available', [94500, 0, 94500],
+    [num(committed?.card?.balance), num(committed?.card?.held), num(committed?.card?.available)]);
+  const committedAgain = await must('Commit retried', cards, 'Commit', commitReq, keys.a);
+  check('Commit retried with the same operation id: identical reply', show(committed), show(committedAgain));
+  const afterRetry = await must('GetCard after the retry', cards, 'GetCard', { card_number: card }, keys.a);
+  check('GetCard after the retry: balance and version unchanged', [94500, num(committed?.card?.version)],
+    [num(afterRetry?.balance), num(afterRetry?.version)]);
+
+  // Half of line sku-2 comes back: it had a discount of 40.00 and an accrual of 18.00.
+  const refund = await must('Refund half of sku-2', cards, 'Refund',
+    { operation_id: op('refund-1'), card_number: card, original: receipt1.ref, lines: [{ sku: 'sku-2', quantity_milli: 1000 }] }, keys.a);
+  check('Refund: accrual_reversed and redeem_restored are positive',
+    [true, true], [num(refund?.accrual_reversed) > 0, num(refund?.redeem_restored) > 0]);
+  check('Refund: proportional (half of 18.00 accrual, half of 40.00 discount)',
+    [900, 2000], [num(refund?.accrual_reversed), num(refund?.redeem_restored)]);
+  check('Refund: balance', 95600, num(refund?.card?.balance));
+
+  const hold2 = await must('Redeem 50.00 on a second receipt', cards, 'Redeem',
+    { operation_id: op('redeem-2'), card_number: card, receipt: receipt2, amount: 5000 }, keys.a);
+  check('Redeem 2: held and available', [5000, 5000, 90600],
+    [num(hold2?.amount), num(hold2?.card?.held), num(hold2?.card?.available)]);
+  const cancelled = await must('Cancel', cards, 'Cancel', { operation_id: op('cancel-2'), hold_id: hold2?.hold_id ?? '' }, keys.a);
+  check('Cancel: released = held amount', 5000, num(cancelled?.released));
+  check('Cancel: held 0, available restored', [0, 95600], [num(cancelled?.card?.held), num(cancelled?.card?.available)]);
+
+  const statement = await must('GetStatement', admin, 'GetStatement', { card_number: card, page_size: 100 }, ADMIN_KEY);
+  const entries = statement?.entries || [];
+  check('GetStatement: has entries, all of this card', true, entries.length > 0 && entries.every((e) => e.card_number === card));
+  const versions = entries.map((e) => num(e.version_after));
+  const ats = entries.map((e) => tsMillis(e.at));
+  check('GetStatement: newest first (version_after and at non-increasing)', true,
+    versions.every((v, i) => i === 0 || v <= versions[i - 1]) && ats.every((t, i) => i === 0 || t <= ats[i - 1]));
+  check('GetStatement: newest entry is the hold void, oldest the adjustment',
+    ['LEDGER_KIND_HOLD_VOID', 'LEDGER_KIND_ADJUSTMENT'], [entries[0]?.kind, entries[entries.length - 1]?.kind]);
+  check('GetStatement: newest balance_after', 95600, num(entries[0]?.balance_after));
+
+  await healthChecks();
+  return keys;
+}
+
+async function healthChecks() {
+  const serving = await must('Health Check "" (no key)', health, 'Check', { service: '' }, undefined);
+  check('Health Check "": SERVING', 'SERVING', serving?.status);
+  await expectStatus('Health Check of an unknown service: NOT_FOUND', grpc.status.NOT_FOUND,
+    () => call(health, 'Check', { service: 'no.such.Service' }, undefined));
+
+  // Watch: the first message is the current status; then the client cancels.
+  const result = await new Promise((resolve) => {
+    const stream = health.Watch({ service: '' }, metadata(undefined), { deadline: Date.now() + 10_000 });
+    const got = { first: undefined, end: undefined };
+    stream.on('data', (m) => {
+      if (got.first === undefined) {
+        got.first = m.status;
+        stream.cancel();
+      }
+    });
+    stream.on('error', (e) => { got.end = STATUS[e.code]; resolve(got); });
+    stream.on('end', () => { if (got.end === undefined) got.end = 'OK'; resolve(got); });
+  });
+  check('Health Watch: first message SERVING', 'SERVING', result.first);
+  check('Health Watch: ends CANCELLED after the client cancels', 'CANCELLED', result.end);
+}
+
+// ---- status codes ---------------------------------------------------------------------------
+
+async function statusChecks(keys) {
+  console.log('# status codes');
+  const C = grpc.status;
+  await expectStatus('no key: UNAUTHENTICATED', C.UNAUTHENTICATED,
+    () => call(cards, 'GetCard', { card_number: card }, undefined));
+  await expectStatus('garbage key: UNAUTHENTICATED', C.UNAUTHENTICATED,
+    () => call(cards, 'GetCard', { card_number: card }, `no-such-key-${run}`));
+  await expectStatus('admin key with a wrong secret: UNAUTHENTICATED', C.UNAUTHENTICATED,
+    () => call(cards, 'GetCard', { card_number: card }, wrongSecret(ADMIN_KEY)));
+  await expectStatus('pos key calling Admin/IssueCard: PERMISSION_DENIED', C.PERMISSION_DENIED,
+    () => call(admin, 'IssueCard', { card_number: `${card}X` }, keys.a));
+  await expectStatus('accountant key calling Cards/Redeem: PERMISSION_DENIED', C.PERMISSION_DENIED,
+    () => call(cards, 'Redeem', { operation_id: op('acc-redeem'), card_number: card, receipt: receipt3, amount: 100 }, keys.acc));
+  await expectStatus('store B key redeeming on a store A receipt: PERMISSION_DENIED', C.PERMISSION_DENIED,
+    () => call(cards, 'Redeem', { operation_id: op('b-redeem'), card_number: card, receipt: receipt3, amount: 100 }, keys.b));
+  await expectStatus('unknown card: NOT_FOUND', C.NOT_FOUND,
+    () => call(cards, 'GetCard', { card_number: `NOSUCH${run}`.toUpperCase() }, ADMIN_KEY));
+  await expectStatus('unknown hold: NOT_FOUND', C.NOT_FOUND,
+    () => call(cards, 'Cancel', { operation_id: op('cancel-unknown'), hold_id: `H${card}-0000000000000000` }, ADMIN_KEY));
+  await expectStatus('redeeming more than available: FAILED_PRECONDITION', C.FAILED_PRECONDITION,
+    () => call(cards, 'Redeem', { operation_id: op('too-much'), card_number: card, receipt: receipt3, amount: 2000000 }, keys.a));
+  await expectStatus('same operation id, different payload: ALREADY_EXISTS', C.ALREADY_EXISTS,
+    () => call(admin, 'Adjust', { operation_id: op('adjust'), card_number: card, amount: 200, reason: 'conformance top-up' }, ADMIN_KEY));
+  await expectStatus('malformed protobuf bytes: INVALID_ARGUMENT', C.INVALID_ARGUMENT,
+    () => new Promise((resolve, reject) => raw.makeUnaryRequest('/loyalty.v1.Cards/GetCard', (b) => b, (b) => b,
+      Buffer.from([0xff, 0xff, 0xff]), metadata(ADMIN_KEY), {}, (err, reply) => (err ? reject(err) : resolve(reply)))));
+  const huge = { ref: receipt3.ref, lines: [{ ...receipt3.lines[0], name: 'x'.repeat(5 * 1024 * 1024) }] };
+  await expectStatus('request over 4 MiB: RESOURCE_EXHAUSTED', C.RESOURCE_EXHAUSTED,
+    () => call(cards, 'Quote', { card_number: card, receipt: huge }, ADMIN_KEY));
+  await expectStatus('unknown method: UNIMPLEMENTED', C.UNIMPLEMENTED,
+    () => new Promise((resolve, reject) => raw.makeUnaryRequest('/loyalty.v1.Cards/NoSuchMethod', (b) => b, (b) => b,
+      Buffer.alloc(0), metadata(ADMIN_KEY), {}, (err, reply) => (err ? reject(err) : resolve(reply)))));
+  await expectStatus('deadline already passed: DEADLINE_EXCEEDED', C.DEADLINE_EXCEEDED,
+    () => call(cards, 'GetCard', { card_number: card }, ADMIN_KEY, { deadline: Date.now() - 1000 }));
+  await expectStatus('Health Watch with a 300 ms deadline: DEADLINE_EXCEEDED', C.DEADLINE_EXCEEDED,
+    () => new Promise((resolve, reject) => {
+      const stream = health.Watch({ service: '' }, metadata(undefined), { deadline: Date.now() + 300 });
+      stream.on('data', () => {});
+      stream.on('error', reject);
+      stream.on('end', resolve);
+    }));
+  await expectStatus('Redeem amount -5: INVALID_ARGUMENT', C.INVALID_ARGUMENT,
+    () => call(cards, 'Redeem', { operation_id: op('negative'), card_number: card, receipt: receipt3, amount: -5 }, keys.a));
+
+  const alive = await must('GetCard after the refusals', cards, 'GetCard', { card_number: card }, ADMIN_KEY);
+  check('server still answers GetCard, balance unchanged', [card, 95600], [alive?.card_number, num(alive?.balance)]);
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+async function main() {
+  console.log(`# @grpc/grpc-js ${require('@grpc/grpc-js/package.json').version} against ${ADDR}`);
+  try {
+    const keys = await posFlow();
+    await statusChecks(keys);
+  } catch (e) {
+    fail('suite', `unexpected exception ${e && e.stack ? e.stack : e}`);
+  }
+  console.log(`# node: ${checks - failures} of ${checks} checks passed`);
+  for (const c of [cards, admin, health, raw]) c.close();
+  process.exit(failures === 0 ? 0 : 1);
+}
+
+main();

@@ -1,0 +1,407 @@
+#!/usr/bin/python3
+"""Conformance checks of the Loyalty gRPC server with Debian's python3-grpcio (the C core).
+
+    LOYALTY_GRPC_ADDR=127.0.0.1:5001 LOYALTY_ADMIN_KEY=... /usr/bin/python3 conformance.py \
+        [--descriptor-set loyalty.pb]
+
+There is no grpcio-tools here, so the message classes are built at run time from a
+FileDescriptorSet. Without --descriptor-set, the script makes one itself with the protoc shipped in
+the Grpc.Tools NuGet package (or $PROTOC). Prints one line per check ("ok   name" /
+"FAIL name: expected X got Y") and exits 1 when any check failed. Card numbers and store ids are
+fresh per run, so it can be run again and again against one server.
+"""
+import argparse
+import glob
+import os
+import platform
+import random
+import string
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTOS = os.path.normpath(os.path.join(HERE, "..", "..", "..", "protos"))
+PROTO_FILES = ["loyalty/v1/cards.proto", "loyalty/v1/admin.proto", "grpc/health/v1/health.proto"]
+
+# ---- contract -------------------------------------------------------------------------------
+
+
+def find_protoc():
+    """protoc and its well-known-types include dir, from $PROTOC or the Grpc.Tools NuGet package."""
+    arch = {"x86_64": "linux_x64", "amd64": "linux_x64", "aarch64": "linux_arm64", "arm64": "linux_arm64"}.get(
+        platform.machine().lower(), "linux_x64")
+    roots = [os.environ.get("NUGET_PACKAGES"), os.path.expanduser("~/.nuget/packages"), "/root/.nuget/packages"]
+    for root in filter(None, roots):
+        for tools in sorted(glob.glob(os.path.join(root, "grpc.tools", "*")), reverse=True):
+            protoc = os.path.join(tools, "tools", arch, "protoc")
+            if os.path.exists(protoc):
+                return os.environ.get("PROTOC", protoc), os.path.join(tools, "build", "native", "include")
+    if os.environ.get("PROTOC"):
+        return os.environ["PROTOC"], None
+    sys.exit("no protoc: restore the solution (Grpc.Tools) or set PROTOC, or pass --descriptor-set")
+
+
+def build_descriptor_set(out):
+    protoc, wkt = find_protoc()
+    args = [protoc, "-I" + PROTOS] + (["-I" + wkt] if wkt else []) + [
+        "--include_imports", "--descriptor_set_out=" + out] + PROTO_FILES
+    subprocess.run(args, check=True, cwd=PROTOS)
+
+
+def load_messages(descriptor_set_path):
+    fds = descriptor_pb2.FileDescriptorSet()
+    with open(descriptor_set_path, "rb") as f:
+        fds.ParseFromString(f.read())
+    pool = descriptor_pool.DescriptorPool()
+    for file_proto in fds.file:  # --include_imports lists dependencies first
+        pool.Add(file_proto)
+
+    def message_class(full_name):
+        descriptor = pool.FindMessageTypeByName(full_name)
+        if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.22
+            return message_factory.GetMessageClass(descriptor)
+        return message_factory.MessageFactory(pool).GetPrototype(descriptor)
+
+    return message_class
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+failures = 0
+checks = 0
+
+
+def check(name, expected, actual):
+    global failures, checks
+    checks += 1
+    if expected == actual:
+        print("ok   " + name, flush=True)
+        return True
+    failures += 1
+    print("FAIL %s: expected %s got %s" % (name, display(expected), display(actual)), flush=True)
+    return False
+
+
+def display(value):
+    """A plain string as it is, anything else as repr; cut at 300 characters."""
+    shown = value if isinstance(value, str) else repr(value)
+    return shown if len(shown) <= 300 else shown[:300] + "..."
+
+
+def wrong_secret(key):
+    """The same key with its last character changed: well-formed, but not a key the server made."""
+    return key[:-1] + ("B" if key.endswith("A") else "A")
+
+
+def fail(name, message):
+    global failures, checks
+    checks += 1
+    failures += 1
+    print("FAIL %s: %s" % (name, message), flush=True)
+
+
+def metadata(key):
+    return [("authorization", "Bearer " + key)] if key else []
+
+
+def describe(e):
+    if isinstance(e, grpc.RpcError):
+        return "%s (%s)" % (e.code().name, e.details())
+    return repr(e)
+
+
+def must(name, fn):
+    """A call that must succeed: returns the reply, or None after printing a FAIL."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - any failure is a failed check
+        fail(name, "expected OK got " + describe(e))
+        return None
+
+
+def expect_status(name, code, fn):
+    """A call that must fail with the given grpc.StatusCode."""
+    try:
+        fn()
+        check(name, code.name, "OK")
+    except grpc.RpcError as e:
+        check(name, code.name, e.code().name)
+        if e.code() != code:
+            print("     (message: %s)" % e.details(), flush=True)
+    except Exception as e:  # noqa: BLE001
+        fail(name, "expected %s got exception %r" % (code.name, e))
+
+
+def get(obj, *path):
+    """obj.a.b... or None when a step is missing (after an earlier failure)."""
+    for p in path:
+        if obj is None:
+            return None
+        obj = getattr(obj, p)
+    return obj
+
+
+# ---- the suite ------------------------------------------------------------------------------
+
+
+class Suite:
+    def __init__(self, addr, admin_key, message_class):
+        self.admin_key = admin_key
+        self.M = message_class
+        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+        self.channel = grpc.insecure_channel(addr, options=options)
+        self.run = "%x%s" % (int(time.time() * 1000), "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(6)))
+        self.card = ("P" + self.run).upper()
+        self.store_a = "store-a-" + self.run
+        self.store_b = "store-b-" + self.run
+
+    def op(self, what):
+        return "py-%s-%s" % (what, self.run)
+
+    def rpc(self, path, request_type, reply_type):
+        return self.channel.unary_unary(
+            path,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=self.M(reply_type).FromString)
+
+    def call(self, path, request_type, reply_type, key, fields, timeout=None):
+        """A unary call of `path` with a request of `request_type` made from the dict `fields`."""
+        stub = self.rpc(path, request_type, reply_type)
+        return stub(self.M(request_type)(**fields), metadata=metadata(key), timeout=timeout)
+
+    # typed shortcuts
+    def cards(self, method, key, timeout=None, **fields):
+        types = {
+            "GetCard": ("GetCardRequest", "Card"), "Quote": ("QuoteRequest", "QuoteReply"),
+            "Redeem": ("RedeemRequest", "RedeemReply"), "Commit": ("CommitRequest", "CommitReply"),
+            "Cancel": ("CancelRequest", "CancelReply"), "Refund": ("RefundRequest", "RefundReply"),
+        }[method]
+        return self.call("/loyalty.v1.Cards/" + method, "loyalty.v1." + types[0], "loyalty.v1." + types[1], key, fields, timeout)
+
+    def admin(self, method, key, **fields):
+        types = {
+            "CreateApiKey": ("CreateApiKeyRequest", "CreateApiKeyReply"), "IssueCard": ("IssueCardRequest", "Card"),
+            "Adjust": ("AdjustRequest", "Card"), "GetStatement": ("GetStatementRequest", "GetStatementReply"),
+        }[method]
+        return self.call("/loyalty.v1.Admin/" + method, "loyalty.v1." + types[0], "loyalty.v1." + types[1], key, fields)
+
+    def ref(self, store, number):
+        return self.M("loyalty.v1.ReceiptRef")(store_id=store, register_id="reg-1", shift_number=1, receipt_number=number)
+
+    def receipt(self, store, number, lines):
+        Line = self.M("loyalty.v1.ReceiptLine")
+        return self.M("loyalty.v1.Receipt")(ref=self.ref(store, number), lines=[Line(**l) for l in lines])
+
+    def enum_name(self, message_full_name, field, value):
+        return self.M(message_full_name).DESCRIPTOR.fields_by_name[field].enum_type.values_by_number[value].name
+
+    # ---- POS flow ----
+
+    def pos_flow(self):
+        print("# POS flow (card %s, stores %s / %s)" % (self.card, self.store_a, self.store_b), flush=True)
+        A = self.admin_key
+        self.receipt1 = self.receipt(self.store_a, 1, [
+            dict(sku="sku-1", category="food", name="Coffee beans 1 kg", quantity_milli=1000, price=60000, amount=60000),
+            dict(sku="sku-2", category="food", name="Tea 2 x 200 g", quantity_milli=2000, price=20000, amount=40000)])
+        self.receipt2 = self.receipt(self.store_a, 2, [
+            dict(sku="sku-3", category="food", name="Chocolate", quantity_milli=1000, price=50000, amount=50000)])
+        self.receipt3 = self.receipt(self.store_a, 3, [
+            dict(sku="sku-4", category="electronics", name="TV set", quantity_milli=1000, price=10000000, amount=10000000)])
+
+        key_a = must("create pos key for store A", lambda: self.admin("CreateApiKey", A, role="pos", store_id=self.store_a, name="conformance py %s A" % self.run))
+        key_b = must("create pos key for store B", lambda: self.admin("CreateApiKey", A, role="pos", store_id=self.store_b, name="conformance py %s B" % self.run))
+        key_acc = must("create accountant key", lambda: self.admin("CreateApiKey", A, role="accountant", name="conformance py %s acc" % self.run))
+        if key_a:
+            check("pos key A is returned and bound to store A", [True, self.store_a], [len(key_a.api_key) > 0, key_a.store_id])
+        if key_b:
+            check("pos key B is bound to store B", self.store_b, key_b.store_id)
+        if key_acc:
+            check("accountant key is returned", True, len(key_acc.api_key) > 0)
+        self.key_a, self.key_b, self.key_acc = get(key_a, "api_key"), get(key_b, "api_key"), get(key_acc, "api_key")
+        ka = self.key_a
+
+        issued = must("IssueCard", lambda: self.admin("IssueCard", A, card_number=self.card))
+        status = self.enum_name("loyalty.v1.Card", "status", issued.status) if issued else None
+        check("IssueCard: active card with zero balance", [self.card, "CARD_STATUS_ACTIVE", 0],
+              [get(issued, "card_number"), status, get(issued, "balance")])
+
+        adjusted = must("Adjust +1000.00", lambda: self.admin("Adjust", A, operation_id=self.op("adjust"), card_number=self.card, amount=100000, reason="conformance top-up"))
+        check("Adjust +1000.00: balance and available", [100000, 100000], [get(adjusted, "balance"), get(adjusted, "available")])
+
+        quote = must("Quote", lambda: self.cards("Quote", ka, card_number=self.card, receipt=self.receipt1, requested_redeem=10000))
+        lines = list(get(quote, "lines") or [])
+        check("Quote: max_redeem is 30 % of 1000.00", 30000, get(quote, "max_redeem"))
+        check("Quote: redeem is the requested 100.00", 10000, get(quote, "redeem"))
+        check("Quote: line discounts in proportion to line amounts", [6000, 4000], [l.discount for l in lines])
+        check("Quote: line discounts sum to redeem", get(quote, "redeem"), sum(l.discount for l in lines))
+        check("Quote: amount_after = amount - discount", [54000, 36000], [l.amount_after for l in lines])
+        check("Quote: accrual is 5 % of the money-paid part", 4500, get(quote, "accrual"))
+
+        before = time.time()
+        redeem_fields = dict(operation_id=self.op("redeem-1"), card_number=self.card, receipt=self.receipt1, amount=10000)
+        hold = must("Redeem 100.00 (store A key)", lambda: self.cards("Redeem", ka, **redeem_fields))
+        check("Redeem: hold_id is set", True, bool(get(hold, "hold_id")))
+        check("Redeem: amount", 10000, get(hold, "amount"))
+        check("Redeem: line discounts sum to amount", 10000, sum(l.discount for l in (get(hold, "lines") or [])))
+        expires = hold.expires_at.seconds + hold.expires_at.nanos / 1e9 if hold else 0
+        check("Redeem: expires_at is in the future, about 900 s away", True, before < expires <= time.time() + 900 + 60)
+        check("Redeem: card held and available", [10000, 90000], [get(hold, "card", "held"), get(hold, "card", "available")])
+        hold_again = must("Redeem retried", lambda: self.cards("Redeem", ka, **redeem_fields))
+        check("Redeem retried with the same operation id: identical reply", True, hold is not None and hold == hold_again)
+
+        commit_fields = dict(operation_id=self.op("commit-1"), card_number=self.card, receipt=self.receipt1, hold_id=get(hold, "hold_id") or "")
+        committed = must("Commit", lambda: self.cards("Commit", ka, **commit_fields))
+        check("Commit: redeemed", 10000, get(committed, "redeemed"))
+        check("Commit: accrued = 5 % of 900.00 rounded down", 4500, get(committed, "accrued"))
+        check("Commit: balance, held, available", [94500, 0, 94500],
+              [get(committed, "card", "balance"), get(committed, "card", "held"), get(committed, "card", "available")])
+        committed_again = must("Commit retried", lambda: self.cards("Commit", ka, **commit_fields))
+        check("Commit retried with the same operation id: identical reply", True, committed is not None and committed == committed_again)
+        after_retry = must("GetCard after the retry", lambda: self.cards("GetCard", ka, card_number=self.card))
+        check("GetCard after the retry: balance and version unchanged", [94500, get(committed, "card", "version")],
+              [get(after_retry, "balance"), get(after_retry, "version")])
+
+        # Half of line sku-2 comes back: it had a discount of 40.00 and an accrual of 18.00.
+        Returned = self.M("loyalty.v1.ReturnedLine")
+        refund = must("Refund half of sku-2", lambda: self.cards(
+            "Refund", ka, operation_id=self.op("refund-1"), card_number=self.card, original=self.receipt1.ref,
+            lines=[Returned(sku="sku-2", quantity_milli=1000)]))
+        check("Refund: accrual_reversed and redeem_restored are positive", [True, True],
+              [(get(refund, "accrual_reversed") or 0) > 0, (get(refund, "redeem_restored") or 0) > 0])
+        check("Refund: proportional (half of 18.00 accrual, half of 40.00 discount)", [900, 2000],
+              [get(refund, "accrual_reversed"), get(refund, "redeem_restored")])
+        check("Refund: balance", 95600, get(refund, "card", "balance"))
+
+        hold2 = must("Redeem 50.00 on a second receipt", lambda: self.cards(
+            "Redeem", ka, operation_id=self.op("redeem-2"), card_number=self.card, receipt=self.receipt2, amount=5000))
+        check("Redeem 2: held and available", [5000, 5000, 90600],
+              [get(hold2, "amount"), get(hold2, "card", "held"), get(hold2, "card", "available")])
+        cancelled = must("Cancel", lambda: self.cards("Cancel", ka, operation_id=self.op("cancel-2"), hold_id=get(hold2, "hold_id") or ""))
+        check("Cancel: released = held amount", 5000, get(cancelled, "released"))
+        check("Cancel: held 0, available restored", [0, 95600], [get(cancelled, "card", "held"), get(cancelled, "card", "available")])
+
+        statement = must("GetStatement", lambda: self.admin("GetStatement", A, card_number=self.card, page_size=100))
+        entries = list(get(statement, "entries") or [])
+        check("GetStatement: has entries, all of this card", True, len(entries) > 0 and all(e.card_number == self.card for e in entries))
+        versions = [e.version_after for e in entries]
+        ats = [(e.at.seconds, e.at.nanos) for e in entries]
+        check("GetStatement: newest first (version_after and at non-increasing)", True,
+              all(versions[i] <= versions[i - 1] for i in range(1, len(versions))) and all(ats[i] <= ats[i - 1] for i in range(1, len(ats))))
+        kind = lambda e: self.enum_name("loyalty.v1.LedgerEntry", "kind", e.kind)  # noqa: E731
+        check("GetStatement: newest entry is the hold void, oldest the adjustment",
+              ["LEDGER_KIND_HOLD_VOID", "LEDGER_KIND_ADJUSTMENT"], [kind(entries[0]), kind(entries[-1])] if entries else None)
+        check("GetStatement: newest balance_after", 95600, entries[0].balance_after if entries else None)
+
+        self.health_checks()
+
+    def health_checks(self):
+        Req, Resp = "grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthCheckResponse"
+        status_name = lambda r: self.enum_name(Resp, "status", r.status) if r is not None else None  # noqa: E731
+        serving = must('Health Check "" (no key)', lambda: self.call("/grpc.health.v1.Health/Check", Req, Resp, None, dict(service="")))
+        check('Health Check "": SERVING', "SERVING", status_name(serving))
+        expect_status("Health Check of an unknown service: NOT_FOUND", grpc.StatusCode.NOT_FOUND,
+                      lambda: self.call("/grpc.health.v1.Health/Check", Req, Resp, None, dict(service="no.such.Service")))
+
+        watch = self.channel.unary_stream("/grpc.health.v1.Health/Watch",
+                                          request_serializer=lambda m: m.SerializeToString(),
+                                          response_deserializer=self.M(Resp).FromString)
+        first, end = None, None
+        try:
+            stream = watch(self.M(Req)(service=""), timeout=10)
+            first = status_name(next(stream))
+            stream.cancel()
+            for _ in stream:
+                pass
+            end = "OK"
+        except grpc.RpcError as e:
+            end = e.code().name
+        except StopIteration:
+            end = "ended without a message"
+        check("Health Watch: first message SERVING", "SERVING", first)
+        check("Health Watch: ends CANCELLED after the client cancels", "CANCELLED", end)
+
+    # ---- status codes ----
+
+    def status_checks(self):
+        print("# status codes", flush=True)
+        S, A, card = grpc.StatusCode, self.admin_key, self.card
+        expect_status("no key: UNAUTHENTICATED", S.UNAUTHENTICATED, lambda: self.cards("GetCard", None, card_number=card))
+        expect_status("garbage key: UNAUTHENTICATED", S.UNAUTHENTICATED, lambda: self.cards("GetCard", "no-such-key-" + self.run, card_number=card))
+        expect_status("admin key with a wrong secret: UNAUTHENTICATED", S.UNAUTHENTICATED, lambda: self.cards("GetCard", wrong_secret(A), card_number=card))
+        expect_status("pos key calling Admin/IssueCard: PERMISSION_DENIED", S.PERMISSION_DENIED,
+                      lambda: self.admin("IssueCard", self.key_a, card_number=card + "X"))
+        expect_status("accountant key calling Cards/Redeem: PERMISSION_DENIED", S.PERMISSION_DENIED,
+                      lambda: self.cards("Redeem", self.key_acc, operation_id=self.op("acc-redeem"), card_number=card, receipt=self.receipt3, amount=100))
+        expect_status("store B key redeeming on a store A receipt: PERMISSION_DENIED", S.PERMISSION_DENIED,
+                      lambda: self.cards("Redeem", self.key_b, operation_id=self.op("b-redeem"), card_number=card, receipt=self.receipt3, amount=100))
+        expect_status("unknown card: NOT_FOUND", S.NOT_FOUND, lambda: self.cards("GetCard", A, card_number=("NOSUCH" + self.run).upper()))
+        expect_status("unknown hold: NOT_FOUND", S.NOT_FOUND,
+                      lambda: self.cards("Cancel", A, operation_id=self.op("cancel-unknown"), hold_id="H%s-0000000000000000" % card))
+        expect_status("redeeming more than available: FAILED_PRECONDITION", S.FAILED_PRECONDITION,
+                      lambda: self.cards("Redeem", self.key_a, operation_id=self.op("too-much"), card_number=card, receipt=self.receipt3, amount=2000000))
+        expect_status("same operation id, different payload: ALREADY_EXISTS", S.ALREADY_EXISTS,
+                      lambda: self.admin("Adjust", A, operation_id=self.op("adjust"), card_number=card, amount=200, reason="conformance top-up"))
+
+        raw_get_card = self.channel.unary_unary("/loyalty.v1.Cards/GetCard")  # no serializers: raw bytes
+        expect_status("malformed protobuf bytes: INVALID_ARGUMENT", S.INVALID_ARGUMENT,
+                      lambda: raw_get_card(b"\xff\xff\xff", metadata=metadata(A)))
+        huge = self.receipt(self.store_a, 3, [dict(sku="sku-4", category="electronics", name="x" * (5 * 1024 * 1024),
+                                                   quantity_milli=1000, price=10000000, amount=10000000)])
+        expect_status("request over 4 MiB: RESOURCE_EXHAUSTED", S.RESOURCE_EXHAUSTED,
+                      lambda: self.cards("Quote", A, card_number=card, receipt=huge))
+        no_such = self.channel.unary_unary("/loyalty.v1.Cards/NoSuchMethod")
+        expect_status("unknown method: UNIMPLEMENTED", S.UNIMPLEMENTED, lambda: no_such(b"", metadata=metadata(A)))
+        expect_status("deadline already passed: DEADLINE_EXCEEDED", S.DEADLINE_EXCEEDED,
+                      lambda: self.cards("GetCard", A, timeout=-1, card_number=card))
+
+        watch = self.channel.unary_stream("/grpc.health.v1.Health/Watch")
+
+        def watch_with_deadline():
+            for _ in watch(self.M("grpc.health.v1.HealthCheckRequest")(service="").SerializeToString(), timeout=0.3):
+                pass
+        expect_status("Health Watch with a 300 ms deadline: DEADLINE_EXCEEDED", S.DEADLINE_EXCEEDED, watch_with_deadline)
+        expect_status("Redeem amount -5: INVALID_ARGUMENT", S.INVALID_ARGUMENT,
+                      lambda: self.cards("Redeem", self.key_a, operation_id=self.op("negative"), card_number=card, receipt=self.receipt3, amount=-5))
+
+        alive = must("GetCard after the refusals", lambda: self.cards("GetCard", A, card_number=card))
+        check("server still answers GetCard, balance unchanged", [card, 95600], [get(alive, "card_number"), get(alive, "balance")])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--descriptor-set", help="a FileDescriptorSet of the protos (protoc --include_imports); made here when absent")
+    args = parser.parse_args()
+    addr = os.environ.get("LOYALTY_GRPC_ADDR")
+    admin_key = (os.environ.get("LOYALTY_ADMIN_KEY") or "").strip()
+    if not addr or not admin_key:
+        sys.exit("set LOYALTY_GRPC_ADDR (host:port) and LOYALTY_ADMIN_KEY")
+
+    if args.descriptor_set:
+        message_class = load_messages(args.descriptor_set)
+    else:
+        with tempfile.TemporaryDirectory(prefix="loyalty-conformance-") as work:
+            descriptor_set = os.path.join(work, "loyalty.pb")
+            build_descriptor_set(descriptor_set)
+            message_class = load_messages(descriptor_set)
+
+    print("# grpcio %s (protobuf %s) against %s" % (grpc.__version__, __import__("google.protobuf").protobuf.__version__, addr), flush=True)
+    suite = Suite(addr, admin_key, message_class)
+    try:
+        suite.pos_flow()
+        suite.status_checks()
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        fail("suite", "unexpected exception " + "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+    finally:
+        suite.channel.close()
+    print("# python: %d of %d checks passed" % (checks - failures, checks), flush=True)
+    sys.exit(0 if failures == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,16 @@ public sealed class Access(ApiKeyStore keys)
     /// <summary>Reads of a card: any key.</summary>
     public ValueTask<Caller> ReaderAsync(ServerCallContext context) => AuthenticateAsync(context);
 
+    /// <summary>A read about a receipt of store <paramref name="storeId"/> (a quote): an admin or accountant, or a register of that store.</summary>
+    public async ValueTask<Caller> ReaderOfStoreAsync(ServerCallContext context, string? storeId)
+    {
+        var caller = await AuthenticateAsync(context);
+        if (caller.Role == Role.Pos && caller.StoreId != storeId)
+            throw new RpcException(StatusCode.PermissionDenied,
+                $"This key belongs to a register of store {caller.StoreId}; it may not act on receipts of store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
+        return caller;
+    }
+
     /// <summary>A receipt operation of store <paramref name="storeId"/>: an admin, or a register of that store.</summary>
     public async ValueTask<Caller> RegisterOfStoreAsync(ServerCallContext context, string? storeId)
     {

@@ -28,8 +28,8 @@ public sealed class CardsService(GrainRuntime cards, Access access)
 
     private async Task<QuoteReply> Quote(QuoteRequest request, ServerCallContext context)
     {
-        await access.ReaderAsync(context);
         var receipt = ToDomain(request.Receipt);
+        await access.ReaderOfStoreAsync(context, receipt.Ref.StoreId);
         var quote = await cards.Card(request.CardNumber).QuoteAsync(receipt, request.RequestedRedeem, context.CancellationToken);
         var reply = new QuoteReply { MaxRedeem = quote.MaxRedeemKopecks, Redeem = quote.RedeemKopecks, Accrual = quote.AccrualKopecks };
         reply.Lines.AddRange(LineDiscounts(receipt, quote.LineDiscounts));

@@ -95,6 +95,17 @@ public class AuthorizationTests(ServerFixture server) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public async Task A_pos_key_may_not_even_quote_a_receipt_of_another_store()
+    {
+        var card = await FundedCardAsync(100_000);
+        var storeB = await KeyAsync("pos", "S2");
+        var other = await _grpc.CallAsync("/loyalty.v1.Cards/Quote", new QuoteRequest { CardNumber = card, Receipt = Receipts.Of("S1", 9, 50_000) }, storeB);
+        Assert.Equal(7, other.GrpcStatus);
+        var own = await _grpc.CallAsync("/loyalty.v1.Cards/Quote", new QuoteRequest { CardNumber = card, Receipt = Receipts.Of("S2", 9, 50_000) }, storeB);
+        Assert.Equal(15_000, own.Message(QuoteReply.Parser).MaxRedeem);
+    }
+
+    [Fact]
     public async Task A_pos_key_may_not_cancel_a_hold_made_by_another_store()
     {
         var card = await FundedCardAsync(100_000);

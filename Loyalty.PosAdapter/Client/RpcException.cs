@@ -1,0 +1,31 @@
+namespace Loyalty.PosAdapter.Client;
+
+/// <summary>
+/// A call that ended with a status other than OK, whether the server said so or the client decided
+/// it (connection lost, deadline passed). Catch one kind with a filter:
+/// <c>catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)</c>.
+/// </summary>
+public class RpcException : Exception
+{
+    public RpcException(StatusCode statusCode, string message)
+        : base(message)
+    {
+        StatusCode = statusCode;
+    }
+
+    public RpcException(StatusCode statusCode, string message, Exception? innerException)
+        : base(message, innerException)
+    {
+        StatusCode = statusCode;
+    }
+
+    public StatusCode StatusCode { get; }
+
+    /// <summary>
+    /// True when the outcome is unknown rather than refused (the server may or may not have applied a
+    /// write): repeat the call with the same operation id, which applies it at most once.
+    /// </summary>
+    public bool IsRetryable => RetryPolicy.IsRetryable(StatusCode);
+
+    public override string ToString() => $"{StatusCode.ToWireName()}: {Message}";
+}

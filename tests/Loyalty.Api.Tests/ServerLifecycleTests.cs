@@ -1,0 +1,136 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Health.V1;
+using Loyalty.Api.Tests.Support;
+using Loyalty.Grains.Tests.Support;
+using Loyalty.Protos.V1;
+using Loyalty.Silo;
+
+namespace Loyalty.Api.Tests;
+
+/// <summary>Servers started and stopped by the test itself: shutdown while calls are in flight, TLS.</summary>
+public class ServerLifecycleTests : IAsyncLifetime
+{
+    private string _dataDirectory = "";
+    private string _database = "";
+
+    public async Task InitializeAsync()
+    {
+        _dataDirectory = TestDatabase.CreateTempDirectory();
+        _database = await TestDatabase.CreateAsync("lifecycle");
+    }
+
+    public Task DisposeAsync()
+    {
+        TestDatabase.DeleteTempDirectory(_dataDirectory);
+        return Task.CompletedTask;
+    }
+
+    private Task<LoyaltyServer> StartAsync(params (string Name, string Value)[] settings)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            [SiloOptions.DataDirectoryVariable] = _dataDirectory,
+            [SiloOptions.DatabaseVariable] = _database,
+            [SiloOptions.GrpcUrlVariable] = "http://127.0.0.1:0",
+            [SiloOptions.HttpUrlVariable] = "http://127.0.0.1:0",
+        };
+        foreach (var (name, value) in settings) values[name] = value;
+        return LoyaltyServer.StartAsync([], values);
+    }
+
+    [Fact]
+    public async Task Stopping_the_server_mid_load_answers_or_refuses_every_call_and_stores_every_acknowledged_write()
+    {
+        var server = await StartAsync();
+        var key = (await File.ReadAllTextAsync(server.Options.AdminKeyPath)).Trim();
+        using var grpc = new RawGrpc(server.GrpcAddress);
+        var card = "L" + Guid.NewGuid().ToString("N")[..12];
+        Assert.Equal(0, (await grpc.CallAsync("/loyalty.v1.Admin/IssueCard", new IssueCardRequest { CardNumber = card }, key)).GrpcStatus);
+
+        var acknowledged = new List<string>();
+        var calls = Enumerable.Range(0, 400).Select(async i =>
+        {
+            await Task.Delay(i / 4);
+            var operationId = $"stop-{i}";
+            try
+            {
+                var reply = await grpc.CallAsync("/loyalty.v1.Admin/Adjust", new AdjustRequest { OperationId = operationId, CardNumber = card, Amount = 100, Reason = "load" }, key);
+                if (reply.GrpcStatus == 0) lock (acknowledged) acknowledged.Add(operationId);
+                else Assert.True(reply.GrpcStatus is 14 or 1, $"A call during shutdown got {reply.GrpcStatus}: {reply.GrpcMessage}");
+            }
+            catch (HttpRequestException)
+            {
+                // Refused at the connection: the server had stopped accepting. Nothing was acknowledged.
+            }
+        }).ToArray();
+        await Task.Delay(30);
+        await server.DisposeAsync();
+        await Task.WhenAll(calls);
+
+        Assert.NotEmpty(acknowledged);
+        var again = await StartAsync();
+        await using (again)
+        {
+            Assert.Empty(await again.Engine.CheckInvariantsAsync());
+            await using var command = again.Engine.DataSource.CreateCommand("SELECT count(*) FROM operations WHERE operation_id = ANY($1)");
+            command.Parameters.AddWithValue(acknowledged.ToArray());
+            Assert.Equal((long)acknowledged.Count, await command.ExecuteScalarAsync());
+        }
+    }
+
+    [Fact]
+    public async Task With_a_certificate_the_grpc_port_speaks_TLS_with_ALPN_h2()
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var certificatePath = Path.Combine(_dataDirectory, "server.crt");
+        var keyPath = Path.Combine(_dataDirectory, "server.key");
+        await File.WriteAllTextAsync(certificatePath, certificate.ExportCertificatePem());
+        await File.WriteAllTextAsync(keyPath, rsa.ExportPkcs8PrivateKeyPem());
+
+        await using var server = await StartAsync(
+            (SiloOptions.GrpcUrlVariable, "https://127.0.0.1:0"),
+            (SiloOptions.TlsCertificateVariable, certificatePath),
+            (SiloOptions.TlsKeyVariable, keyPath));
+        Assert.Equal("https", server.GrpcAddress.Scheme);
+
+        var thumbprint = certificate.Thumbprint;
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => cert?.GetCertHashString() == thumbprint },
+        }) { BaseAddress = server.GrpcAddress };
+        using var call = new HttpRequestMessage(HttpMethod.Post, "/grpc.health.v1.Health/Check")
+        {
+            Content = new ByteArrayContent(RawGrpc.Frame(new HealthCheckRequest())),
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        call.Content.Headers.ContentType = new("application/grpc");
+        using var response = await http.SendAsync(call);
+        var body = await response.Content.ReadAsByteArrayAsync();
+        Assert.Equal(HttpVersion.Version20, response.Version);
+        Assert.Equal("0", response.TrailingHeaders.GetValues("grpc-status").Single());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, HealthCheckResponse.Parser.ParseFrom(body.AsSpan(5)).Status);
+    }
+
+    [Fact]
+    public async Task A_second_start_on_the_same_database_keeps_the_first_admin_key_working()
+    {
+        string key;
+        await using (var first = await StartAsync())
+            key = (await File.ReadAllTextAsync(first.Options.AdminKeyPath)).Trim();
+        await using var second = await StartAsync();
+        using var grpc = new RawGrpc(second.GrpcAddress);
+        Assert.Equal(key, (await File.ReadAllTextAsync(second.Options.AdminKeyPath)).Trim());
+        var reply = await grpc.CallAsync("/loyalty.v1.Admin/GetProgram", new GetProgramRequest(), key);
+        Assert.Equal(0, reply.GrpcStatus);
+        Assert.Equal(500, reply.Message(Loyalty.Protos.V1.Program.Parser).AccrualBp);
+    }
+}

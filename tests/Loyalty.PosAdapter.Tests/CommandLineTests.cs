@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using Loyalty.PosAdapter.Cli;
+using Loyalty.PosAdapter.Client;
+
+namespace Loyalty.PosAdapter.Tests;
+
+public class CommandLineTests
+{
+    [Fact]
+    public void A_negative_adjustment_is_read_as_the_amount_not_as_an_option()
+    {
+        var parseResult = LoyaltyCommandLine.BuildRootCommand().Parse(["card", "adjust", "1001", "-25.50", "--reason", "typo"]);
+        Assert.Empty(parseResult.Errors);
+    }
+
+    [Fact]
+    public async Task An_amount_with_three_decimals_is_refused_before_any_call()
+    {
+        var (exitCode, output, error) = await RunAsync("card", "adjust", "1001", "1.234", "--reason", "x", "--server", ClosedPortAddress());
+
+        Assert.Equal(ExitCodes.InvalidInput, exitCode);
+        Assert.Equal("", output);
+        Assert.StartsWith("error: INVALID_ARGUMENT: ", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public async Task An_unknown_command_is_a_usage_error()
+    {
+        var (exitCode, _, error) = await RunAsync("card", "frobnicate");
+
+        Assert.Equal(ExitCodes.Usage, exitCode);
+        Assert.StartsWith("error: ", error);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_is_one_unavailable_line_that_never_shows_the_key()
+    {
+        var (exitCode, output, error) = await RunAsync("health", "--server", ClosedPortAddress(), "--key", "lk_secret_key_value");
+
+        Assert.Equal(ExitCodes.TryAgain, exitCode);
+        Assert.Equal("", output);
+        Assert.StartsWith("error: UNAVAILABLE: ", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("lk_secret_key_value", error);
+    }
+
+    [Fact]
+    public async Task Help_never_shows_a_key()
+    {
+        var (_, output, _) = await RunAsync("card", "show", "--help", "--key", "lk_secret_key_value");
+
+        Assert.Contains("--key", output);
+        Assert.DoesNotContain("lk_secret_key_value", output);
+    }
+
+    [Fact]
+    public async Task A_server_address_that_is_not_http_is_invalid_input()
+    {
+        var (exitCode, _, error) = await RunAsync("health", "--server", "ftp://example");
+
+        Assert.Equal(ExitCodes.InvalidInput, exitCode);
+        Assert.StartsWith("error: INVALID_ARGUMENT: --server", error);
+    }
+
+    [Fact]
+    public void Receipt_lines_are_sku_category_and_amount_in_roubles()
+    {
+        var lines = LoyaltyCommandLine.ParseReceiptLines(["4601:dairy:89.90", "bag::5"]);
+
+        Assert.Equal(2, lines.Count);
+        Assert.Equal(("4601", "dairy", 8990L, 8990L, LoyaltyCommandLine.OneUnitMilli), (lines[0].Sku, lines[0].Category, lines[0].Amount, lines[0].Price, lines[0].QuantityMilli));
+        Assert.Equal(("bag", "", 500L), (lines[1].Sku, lines[1].Category, lines[1].Amount));
+    }
+
+    [Theory]
+    [InlineData("4601:dairy")]
+    [InlineData(":dairy:10")]
+    [InlineData("4601:dairy:-10")]
+    [InlineData("4601:dairy:10.001")]
+    [InlineData("4601:dairy:10:extra")]
+    public void A_malformed_receipt_line_is_refused(string line)
+    {
+        Assert.Throws<CommandLineInputException>(() => LoyaltyCommandLine.ParseReceiptLines([line]));
+    }
+
+    [Fact]
+    public void Category_rates_are_category_equals_basis_points()
+    {
+        Assert.Equal(new Dictionary<string, int> { ["dairy"] = 300, ["a=b"] = 5 }, LoyaltyCommandLine.ParseCategoryRates(["dairy=300", "a=b=5"]));
+        Assert.Throws<CommandLineInputException>(() => LoyaltyCommandLine.ParseCategoryRates(["dairy"]));
+        Assert.Throws<CommandLineInputException>(() => LoyaltyCommandLine.ParseCategoryRates(["dairy=-1"]));
+    }
+
+    [Fact]
+    public void A_given_operation_id_is_kept_and_a_missing_one_is_made()
+    {
+        Assert.Equal("till1-42", LoyaltyCommandLine.ResolveOperationId("till1-42"));
+        Assert.True(OperationId.IsValid(LoyaltyCommandLine.ResolveOperationId(null)));
+        Assert.Throws<CommandLineInputException>(() => LoyaltyCommandLine.ResolveOperationId("sys:mine"));
+    }
+
+    [Theory]
+    [InlineData(StatusCode.InvalidArgument, ExitCodes.InvalidInput)]
+    [InlineData(StatusCode.NotFound, ExitCodes.NotFound)]
+    [InlineData(StatusCode.FailedPrecondition, ExitCodes.Refused)]
+    [InlineData(StatusCode.AlreadyExists, ExitCodes.Refused)]
+    [InlineData(StatusCode.Unauthenticated, ExitCodes.AccessDenied)]
+    [InlineData(StatusCode.PermissionDenied, ExitCodes.AccessDenied)]
+    [InlineData(StatusCode.Unavailable, ExitCodes.TryAgain)]
+    [InlineData(StatusCode.DeadlineExceeded, ExitCodes.TryAgain)]
+    [InlineData(StatusCode.Internal, ExitCodes.Failure)]
+    public void Each_kind_of_failure_has_its_exit_code(StatusCode code, int exitCode)
+    {
+        Assert.Equal(exitCode, ExitCodes.For(code));
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exitCode = await LoyaltyCommandLine.RunAsync(args, new InvocationConfiguration { Output = output, Error = error });
+        return (exitCode, output.ToString(), error.ToString());
+    }
+
+    private static string ClosedPortAddress()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return $"http://127.0.0.1:{port}";
+    }
+}

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Loyalty.Benchmarks;
+using Loyalty.Grains.Storage;
+using Loyalty.GrpcBenchmarks;
+using Npgsql;
+
+// Redeem+Commit receipts per second through the real server over loopback gRPC, beside pgbench on the
+// same PostgreSQL. Tables go to stdout, progress and diagnostics to stderr.
+
+GrpcBenchOptions options;
+try
+{
+    options = GrpcBenchOptions.Parse(args);
+}
+catch (ArgumentException error)
+{
+    Console.Error.WriteLine(error.Message);
+    Console.Error.WriteLine(GrpcBenchOptions.Usage);
+    return 2;
+}
+if (options.Help)
+{
+    Console.WriteLine(GrpcBenchOptions.Usage);
+    return 0;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true; // stop the load and clean up (server, temporary cluster) instead of dying on the spot
+    Console.Error.WriteLine("interrupted; stopping");
+    cancel.Cancel();
+};
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true; // same for SIGTERM: neither the server nor the temporary cluster may outlive us
+    Console.Error.WriteLine("terminated; stopping");
+    cancel.Cancel();
+});
+
+// pgbench's clients: the issue's reference point, whatever --calls says.
+const int PgbenchClients = 64;
+// The issue's target: receipts/s at least this many times pgbench's transactions/s (a receipt is two durable writes).
+const double TargetRatio = 2.0;
+// Receipt latencies kept per call count (16 MB); a longer run keeps the first ones.
+const int MaxLatencySamples = 2_000_000;
+
+var report = new BenchReport(options, PgbenchClients, TargetRatio);
+var failures = new List<string>();
+try
+{
+    await using var database = await GrpcBenchDatabase.OpenAsync(line => Console.Error.WriteLine($"postgres: {line}"), cancel.Token);
+    var runId = RandomNumberGenerator.GetInt32(100_000, 1_000_000).ToString(CultureInfo.InvariantCulture);
+    Console.Error.WriteLine($"database: {database.Description}; {Environment.ProcessorCount} cores; run id {runId}");
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"calls {string.Join(',', options.Calls)} over {options.Connections} HTTP/2 connections; {options.ServerWarmupSeconds:0.#} s server warm-up, then {options.WarmupSeconds:0.#} s warm-up + {options.Seconds:0.#} s measured each; {options.Cards} cards"));
+
+    var serverDatabase = await database.CreateDatabaseAsync($"grpcbench_{runId}_server", cancel.Token);
+    report.DatabaseSettings = await DescribeDatabaseAsync(serverDatabase, cancel.Token);
+    Console.Error.WriteLine($"postgres settings: {report.DatabaseSettings}");
+    var postmasterPid = database.LocalDataDirectory is { } data ? CpuSnapshot.PostmasterPid(data) : null;
+    if (postmasterPid is null)
+        Console.Error.WriteLine("PostgreSQL's CPU is not measured on its own: it is an external server whose processes this benchmark does not know, so it falls under \"other\" when it runs on this machine.");
+
+    var serverDirectory = GrpcBenchDatabase.CreateTempDirectory("loyalty-grpcbench-server");
+    try
+    {
+        await RunServerAsync(serverDatabase, serverDirectory, postmasterPid);
+    }
+    catch (Exception error) when (error is not OperationCanceledException || !cancel.IsCancellationRequested)
+    {
+        // A failed load still leaves a database worth checking: whatever was acknowledged must be intact.
+        Console.Error.WriteLine($"benchmark failed: {Describe(error)}");
+        failures.Add(error.Message);
+    }
+    finally
+    {
+        GrpcBenchDatabase.TryDelete(serverDirectory);
+    }
+
+    // Checked once the server has stopped, so its writer has flushed everything it acknowledged.
+    Console.Error.WriteLine("checking the ledger invariants on the server's database");
+    await using (var dataSource = NpgsqlDataSource.Create(serverDatabase))
+        report.Violations = await InvariantChecker.CheckAsync(dataSource, cancel.Token);
+
+    if (options.Pgbench && failures.Count == 0)
+    {
+        var pgbench = PgbenchReference.FindPgbench(database.BinDirectory)
+            ?? throw new InvalidOperationException("pgbench was not found (Debian package postgresql); install it or pass --no-pgbench.");
+        var pgbenchDatabase = await database.CreateDatabaseAsync($"grpcbench_{runId}_pgbench", cancel.Token);
+        Console.Error.WriteLine($"[pgbench x{PgbenchClients}] one update + one insert per transaction for {options.Seconds:0.#} s");
+        var from = CpuSample.Take(null, postmasterPid);
+        var run = PgbenchReference.RunAsync(pgbench, pgbenchDatabase, PgbenchClients, options.Seconds, cancel.Token);
+        var started = Stopwatch.StartNew();
+        while (!run.IsCompleted)
+        {
+            await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(1), cancel.Token));
+            cancel.Token.ThrowIfCancellationRequested();
+            if (!run.IsCompleted) Console.Error.WriteLine($"[pgbench x{PgbenchClients}] {started.Elapsed.TotalSeconds:0}/{options.Seconds:0.#} s");
+        }
+        report.PgbenchTps = await run;
+        var cores = CpuSample.Cores(from, CpuSample.Take(null, postmasterPid));
+        report.PgbenchPostgresCores = cores.Postgres;
+        report.PgbenchMachineCores = cores.Machine;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[pgbench x{PgbenchClients}] {report.PgbenchTps:0} transactions/s"));
+    }
+}
+catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+{
+    Console.Error.WriteLine("interrupted; partial results follow");
+    failures.Add("The run was interrupted.");
+}
+catch (Exception error)
+{
+    Console.Error.WriteLine($"benchmark failed: {Describe(error)}");
+    failures.Add(error.Message);
+}
+
+report.Write(Console.Out);
+report.WriteFiles();
+foreach (var failure in failures) Console.Error.WriteLine($"failure: {failure}");
+if (failures.Count > 0) return 2;
+return report.Violations is { Count: > 0 } ? 1 : 0;
+
+// Starts the server, sets up keys and cards, runs every call count, and stops the server with SIGTERM whatever happened.
+async Task RunServerAsync(string serverDatabase, string serverDirectory, int? postmasterPid)
+{
+    using var server = ServerProcess.Start(serverDatabase, serverDirectory);
+    try
+    {
+        var (grpcAddress, adminKeyPath) = await server.WaitUntilReadyAsync(cancel.Token);
+        Console.Error.WriteLine($"server: pid {server.Id}, gRPC on {grpcAddress}");
+        var adminKey = (await File.ReadAllTextAsync(adminKeyPath, cancel.Token)).Trim();
+        using var client = new RawGrpcClient(grpcAddress, options.Connections);
+        var posKey = await BenchSession.CreatePosKeyAsync(client, adminKey, cancel.Token);
+        var cards = Enumerable.Range(0, options.Cards).Select(BenchSession.CardNumber).ToArray();
+        var session = new BenchSession(client, adminKey, posKey, cards);
+        var setup = Stopwatch.StartNew();
+        await session.IssueAndFundCardsAsync(cancel.Token);
+        Console.Error.WriteLine($"cards: {cards.Length} issued and funded with {BenchSession.FundKopecks / 100:N0}.00 each in {setup.Elapsed.TotalSeconds:0.0} s");
+
+        var latencies = new long[MaxLatencySamples];
+        var level = 0;
+        if (options.ServerWarmupSeconds > 0)
+        {
+            // A fresh server runs its first seconds on unoptimised code (tiered JIT): without this the first
+            // call count would be measured on a slower server than the others.
+            level++;
+            var warm = await new LoadRun(session, server, postmasterPid, latencies)
+                .RunAsync(options.Calls[0], level, options.ServerWarmupSeconds, 0, cancel.Token, "server warm-up");
+            foreach (var (kind, count) in warm.ErrorsOutsideWindow)
+                Console.Error.WriteLine($"server warm-up: {count} × {kind}{(warm.ErrorSamples.TryGetValue(kind, out var sample) ? $", e.g.: {sample}" : "")}");
+        }
+        foreach (var calls in options.Calls)
+        {
+            level++;
+            var result = await new LoadRun(session, server, postmasterPid, latencies)
+                .RunAsync(calls, level, options.WarmupSeconds, options.Seconds, cancel.Token);
+            report.Results.Add(result);
+            Console.Error.WriteLine(BenchReport.Summary(result));
+            if (result.Receipts == 0) failures.Add($"No receipt was completed in the measured window at {calls} calls in flight.");
+        }
+    }
+    finally
+    {
+        if (!server.HasExited)
+        {
+            Console.Error.WriteLine("stopping the server with SIGTERM");
+            var exit = await server.StopAsync();
+            report.ServerExit = exit;
+            if (exit != 0) failures.Add($"The server exited with code {exit} after SIGTERM instead of 0 (a clean stop). Its last lines:{Environment.NewLine}{server.Tail}");
+        }
+        if (server.SuppressedLines > 0) Console.Error.WriteLine($"({server.SuppressedLines} more server lines were not echoed)");
+    }
+}
+
+// Our own failures carry full sentences; anything else gets its stack trace, since it is a bug to find.
+static string Describe(Exception error) =>
+    error is InvalidOperationException or TimeoutException ? error.Message : error.ToString();
+
+static async Task<string> DescribeDatabaseAsync(string connectionString, CancellationToken cancellationToken)
+{
+    await using var dataSource = NpgsqlDataSource.Create(connectionString);
+    await using var command = dataSource.CreateCommand(
+        "SELECT current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit'), current_setting('wal_sync_method'), current_setting('max_connections')");
+    await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+    return await reader.ReadAsync(cancellationToken)
+        ? $"PostgreSQL {reader.GetString(0)}, fsync={reader.GetString(1)}, synchronous_commit={reader.GetString(2)}, wal_sync_method={reader.GetString(3)}, max_connections={reader.GetString(4)}"
+        : "unknown";
+}

@@ -1,3 +1,4 @@
+using static Loyalty.Benchmarks.OptionParsing;
 using System.Globalization;
 
 namespace Loyalty.Benchmarks;
@@ -82,25 +83,6 @@ public sealed record BenchOptions
         return options;
     }
 
-    private static (string Name, string? Value) Split(string arg)
-    {
-        var eq = arg.IndexOf('=', StringComparison.Ordinal);
-        return arg.StartsWith("--", StringComparison.Ordinal) && eq > 0 ? (arg[..eq], arg[(eq + 1)..]) : (arg, null);
-    }
-
-    private static IReadOnlyList<T> ParseList<T>(string name, string value, Func<string, T> parse)
-    {
-        var items = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).Distinct().ToArray();
-        return items.Length > 0 ? items : throw new ArgumentException($"{name} needs at least one value.");
-    }
-
-    private static int ParseInt(string name, string value, int min, int max) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
-            ? n : throw new ArgumentException($"{name} must be a whole number from {min} to {max}; '{value}' was given.");
-
-    private static double ParseDouble(string name, string value, double min, double max) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
-            ? n : throw new ArgumentException($"{name} must be a number from {min} to {max}; '{value}' was given.");
 
     private static CommitMode ParseMode(string value) => value.ToLowerInvariant() switch
     {

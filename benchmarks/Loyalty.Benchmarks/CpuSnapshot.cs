@@ -93,7 +93,8 @@ public readonly record struct CpuSnapshot(long Timestamp, TimeSpan ProcessCpu, l
         return (double)(to.MachineBusyTicks - from.MachineBusyTicks) / total * Environment.ProcessorCount;
     }
 
-    private static (long Busy, long Total) ReadProcStat()
+    /// <summary>Busy and total ticks of the whole machine since boot, from /proc/stat; zeros where it cannot be read.</summary>
+    public static (long Busy, long Total) ReadProcStat()
     {
         try
         {

@@ -16,7 +16,7 @@ public readonly record struct CpuSample(long Timestamp, TimeSpan Client, long Se
     public static CpuSample Take(int? serverPid, int? postmasterPid)
     {
         using var self = Process.GetCurrentProcess();
-        var (busy, total) = ReadMachine();
+        var (busy, total) = Loyalty.Benchmarks.CpuSnapshot.ReadProcStat();
         return new CpuSample(
             Stopwatch.GetTimestamp(),
             self.TotalProcessorTime,
@@ -78,26 +78,6 @@ public readonly record struct CpuSample(long Timestamp, TimeSpan Client, long Se
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
             return null;
-        }
-    }
-
-    private static (long Busy, long Total) ReadMachine()
-    {
-        try
-        {
-            using var reader = new StreamReader("/proc/stat");
-            var line = reader.ReadLine();
-            if (line is null || !line.StartsWith("cpu ", StringComparison.Ordinal)) return (0, 0);
-            // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
-                .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
-            var total = fields.Take(Math.Min(fields.Length, 8)).Sum();
-            var idle = fields[3] + (fields.Length > 4 ? fields[4] : 0);
-            return (total - idle, total);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException)
-        {
-            return (0, 0);
         }
     }
 }

@@ -52,7 +52,7 @@ var report = new BenchReport(options, PgbenchClients, TargetRatio);
 var failures = new List<string>();
 try
 {
-    await using var database = await GrpcBenchDatabase.OpenAsync(line => Console.Error.WriteLine($"postgres: {line}"), cancel.Token);
+    await using var database = await BenchDatabase.OpenAsync(line => Console.Error.WriteLine($"postgres: {line}"), cancel.Token);
     var runId = RandomNumberGenerator.GetInt32(100_000, 1_000_000).ToString(CultureInfo.InvariantCulture);
     Console.Error.WriteLine($"database: {database.Description}; {Environment.ProcessorCount} cores; run id {runId}");
     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -65,7 +65,7 @@ try
     if (postmasterPid is null)
         Console.Error.WriteLine("PostgreSQL's CPU is not measured on its own: it is an external server whose processes this benchmark does not know, so it falls under \"other\" when it runs on this machine.");
 
-    var serverDirectory = GrpcBenchDatabase.CreateTempDirectory("loyalty-grpcbench-server");
+    var serverDirectory = BenchDatabase.CreateTempDirectory("loyalty-grpcbench-server");
     try
     {
         await RunServerAsync(serverDatabase, serverDirectory, postmasterPid);
@@ -78,7 +78,7 @@ try
     }
     finally
     {
-        GrpcBenchDatabase.TryDelete(serverDirectory);
+        BenchDatabase.TryDelete(serverDirectory);
     }
 
     // Checked once the server has stopped, so its writer has flushed everything it acknowledged.

@@ -3,7 +3,6 @@ using Loyalty.Api.Tests.Support;
 using Loyalty.PosAdapter.Client;
 using Loyalty.Protos.V1;
 using Npgsql;
-using StatusCode = Loyalty.PosAdapter.Client.StatusCode;
 
 namespace Loyalty.Api.Tests;
 

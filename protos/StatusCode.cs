@@ -1,6 +1,6 @@
-namespace Loyalty.PosAdapter.Client;
+namespace Loyalty.Protos;
 
-/// <summary>The gRPC status codes (grpc/doc/statuscodes.md), with their wire numbers.</summary>
+/// <summary>The gRPC status codes (grpc/doc/statuscodes.md), with their wire numbers: one definition for the server and the client.</summary>
 public enum StatusCode
 {
     Ok = 0,

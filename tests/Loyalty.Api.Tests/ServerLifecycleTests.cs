@@ -121,6 +121,43 @@ public class ServerLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_servers_on_one_database_share_keys_and_cards_and_lose_no_update()
+    {
+        await using var first = await StartAsync();
+        var secondDirectory = TestDatabase.CreateTempDirectory();
+        try
+        {
+            await using var second = await StartAsync((SiloOptions.DataDirectoryVariable, secondDirectory));
+            // The database already had an admin key, so the second server made none of its own.
+            Assert.False(File.Exists(second.Options.AdminKeyPath));
+            var key = (await File.ReadAllTextAsync(first.Options.AdminKeyPath)).Trim();
+            using var one = new RawGrpc(first.GrpcAddress);
+            using var two = new RawGrpc(second.GrpcAddress);
+            var cards = Enumerable.Range(0, 4).Select(i => $"M{Guid.NewGuid():N}"[..16]).ToArray();
+            foreach (var card in cards)
+                Assert.Equal(0, (await one.CallAsync("/loyalty.v1.Admin/IssueCard", new IssueCardRequest { CardNumber = card }, key)).GrpcStatus);
+
+            // 400 adjustments of 1.00 on 4 cards, each card written through both servers in turn: each
+            // server's activation goes stale with every write of the other, and must reload instead of overwriting.
+            var replies = await Task.WhenAll(Enumerable.Range(0, 400).Select(i =>
+                (i / 4 % 2 == 0 ? one : two).CallAsync("/loyalty.v1.Admin/Adjust",
+                    new AdjustRequest { OperationId = $"two-{i}", CardNumber = cards[i % 4], Amount = 100, Reason = "both servers" }, key)));
+            Assert.All(replies, reply => Assert.Equal(0, reply.GrpcStatus));
+            // Reads answered from memory may be up to MaxReadStaleness old across processes; past it,
+            // both servers must show every write of both.
+            await Task.Delay(new Loyalty.Grains.Runtime.GrainRuntimeOptions().MaxReadStaleness + TimeSpan.FromMilliseconds(200));
+            foreach (var card in cards)
+                foreach (var server in new[] { one, two })
+                    Assert.Equal(100 * 100, (await server.CallAsync("/loyalty.v1.Cards/GetCard", new GetCardRequest { CardNumber = card }, key)).Message(Card.Parser).Balance);
+            Assert.Empty(await first.Engine.CheckInvariantsAsync());
+        }
+        finally
+        {
+            TestDatabase.DeleteTempDirectory(secondDirectory);
+        }
+    }
+
+    [Fact]
     public async Task A_second_start_on_the_same_database_keeps_the_first_admin_key_working()
     {
         string key;

@@ -30,6 +30,9 @@ public sealed class LoyaltyApi
         new CardsService(engine.Runtime, access).Map(methods);
         new AdminService(engine.Runtime, keys, access).Map(methods);
         health.Map(methods);
+        new ReflectionService(
+            [Protos.V1.CardsReflection.Descriptor, Protos.V1.AdminReflection.Descriptor, global::Grpc.Health.V1.HealthReflection.Descriptor, global::Grpc.Reflection.V1.ReflectionReflection.Descriptor],
+            () => methods.Services).Map(methods);
         health.SetStatus("", ServingStatus.Serving);
         foreach (var service in methods.Services) health.SetStatus(service, ServingStatus.Serving);
         return new LoyaltyApi(methods, health, keys);

@@ -25,6 +25,12 @@ public sealed class GrpcMethodTable
         where TReply : IMessage<TReply> =>
         Add(service, new ServerStreamingMethod<TRequest, TReply>(Path(service, method), handler));
 
+    /// <summary>Both sides stream: the handler reads requests as they arrive and writes replies as it goes.</summary>
+    public GrpcMethodTable MapDuplexStreaming<TRequest, TReply>(string service, string method, Func<IAsyncEnumerable<TRequest>, IServerStreamWriter<TReply>, ServerCallContext, Task> handler)
+        where TRequest : IMessage<TRequest>, new()
+        where TReply : IMessage<TReply> =>
+        Add(service, new DuplexStreamingMethod<TRequest, TReply>(Path(service, method), handler));
+
     internal bool TryGet(string? path, out GrpcMethod method)
     {
         method = null!;
@@ -104,6 +110,58 @@ internal abstract class GrpcMethod(string path)
         }
     }
 
+    /// <summary>
+    /// Reads request messages one by one as they arrive, until the client's END_STREAM. Each message
+    /// is held to the same size limit as a unary request; a stream that ends inside a message is refused.
+    /// </summary>
+    protected static async IAsyncEnumerable<TRequest> ReadRequestsAsync<TRequest>(ServerCallContext context, GrpcEndpointOptions options)
+        where TRequest : IMessage<TRequest>, new()
+    {
+        var reader = context.HttpContext.Request.BodyReader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(context.CancellationToken);
+            var buffer = result.Buffer;
+            var messages = new List<TRequest>();
+            while (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
+            {
+                if (compressed)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw new RpcException(StatusCode.Unimplemented, "This server accepts only uncompressed messages (grpc-encoding identity).");
+                }
+                if (length > options.MaxReceiveMessageBytes)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw new RpcException(StatusCode.ResourceExhausted,
+                        $"A request message is {length:N0} bytes; this server accepts at most {options.MaxReceiveMessageBytes:N0}.");
+                }
+                var frameBytes = GrpcWire.FrameHeaderBytes + length;
+                if (buffer.Length < frameBytes) break;
+                try
+                {
+                    messages.Add(Parse<TRequest>(buffer.Slice(GrpcWire.FrameHeaderBytes, length)));
+                }
+                catch
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw;
+                }
+                buffer = buffer.Slice(frameBytes);
+            }
+            var completed = result.IsCompleted;
+            var leftover = buffer.Length;
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            foreach (var message in messages) yield return message;
+            if (completed)
+            {
+                if (leftover > 0)
+                    throw new RpcException(StatusCode.InvalidArgument, $"The last request message to {context.Method} is incomplete: the stream ended {leftover:N0} bytes into it.");
+                yield break;
+            }
+        }
+    }
+
     private static TRequest Parse<TRequest>(in ReadOnlySequence<byte> payload) where TRequest : IMessage<TRequest>, new()
     {
         var message = new TRequest();
@@ -116,6 +174,16 @@ internal abstract class GrpcMethod(string path)
             throw new RpcException(StatusCode.InvalidArgument, $"The request is not a valid {message.Descriptor.FullName} message: {error.Message}");
         }
         return message;
+    }
+
+    /// <summary>Gives stream writers the reply helpers without making them public.</summary>
+    internal abstract class ReplyWriter
+    {
+        protected static void Write(HttpResponse response, IMessage message, GrpcEndpointOptions options)
+        {
+            StartReply(response);
+            WriteMessage(response, message, options);
+        }
     }
 
     protected static void StartReply(HttpResponse response)
@@ -156,6 +224,29 @@ internal sealed class UnaryMethod<TRequest, TReply>(string path, Func<TRequest, 
     }
 }
 
+internal sealed class DuplexStreamingMethod<TRequest, TReply>(string path, Func<IAsyncEnumerable<TRequest>, IServerStreamWriter<TReply>, ServerCallContext, Task> handler) : GrpcMethod(path)
+    where TRequest : IMessage<TRequest>, new()
+    where TReply : IMessage<TReply>
+{
+    public override async Task InvokeAsync(ServerCallContext context, GrpcEndpointOptions options)
+    {
+        var response = context.HttpContext.Response;
+        await handler(ReadRequestsAsync<TRequest>(context, options), new StreamWriter<TReply>(response, options), context);
+        StartReply(response);
+        response.AppendTrailer(GrpcEndpoint.StatusHeader, "0");
+    }
+}
+
+internal sealed class StreamWriter<TReply>(HttpResponse response, GrpcEndpointOptions options) : GrpcMethod.ReplyWriter, IServerStreamWriter<TReply>
+    where TReply : IMessage<TReply>
+{
+    public async Task WriteAsync(TReply message, CancellationToken cancellationToken)
+    {
+        Write(response, message, options);
+        await response.BodyWriter.FlushAsync(cancellationToken);
+    }
+}
+
 internal sealed class ServerStreamingMethod<TRequest, TReply>(string path, Func<TRequest, IServerStreamWriter<TReply>, ServerCallContext, Task> handler) : GrpcMethod(path)
     where TRequest : IMessage<TRequest>, new()
     where TReply : IMessage<TReply>
@@ -164,18 +255,8 @@ internal sealed class ServerStreamingMethod<TRequest, TReply>(string path, Func<
     {
         var request = await ReadRequestAsync<TRequest>(context, options);
         var response = context.HttpContext.Response;
-        await handler(request, new Writer(response, options), context);
+        await handler(request, new StreamWriter<TReply>(response, options), context);
         StartReply(response);
         response.AppendTrailer(GrpcEndpoint.StatusHeader, "0");
-    }
-
-    private sealed class Writer(HttpResponse response, GrpcEndpointOptions options) : IServerStreamWriter<TReply>
-    {
-        public async Task WriteAsync(TReply message, CancellationToken cancellationToken)
-        {
-            StartReply(response);
-            WriteMessage(response, message, options);
-            await response.BodyWriter.FlushAsync(cancellationToken);
-        }
     }
 }

@@ -24,7 +24,7 @@ if (!ADDR || !ADMIN_KEY) {
 const PROTOS = path.resolve(__dirname, '../../../protos');
 // google/protobuf/timestamp.proto comes with protobufjs' bundled well-known types.
 const definition = protoLoader.loadSync(
-  ['loyalty/v1/cards.proto', 'loyalty/v1/admin.proto', 'grpc/health/v1/health.proto'],
+  ['loyalty/v1/cards.proto', 'loyalty/v1/admin.proto', 'grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto'],
   { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [PROTOS] });
 const pkg = grpc.loadPackageDefinition(definition);
 
@@ -250,6 +250,45 @@ async function healthChecks() {
   check('Health Watch: ends CANCELLED after the client cancels', 'CANCELLED', result.end);
 }
 
+// ---- reflection ------------------------------------------------------------------------------
+
+/** Sends the requests on one ServerReflectionInfo stream (v1 or v1alpha path), returns the replies. */
+function reflect(servicePath, requests) {
+  const method = definition['grpc.reflection.v1.ServerReflection'].ServerReflectionInfo;
+  return new Promise((resolve) => {
+    const replies = [];
+    const stream = raw.makeBidiStreamRequest(`/${servicePath}/ServerReflectionInfo`,
+      method.requestSerialize, method.responseDeserialize, new grpc.Metadata(), { deadline: Date.now() + 10_000 });
+    stream.on('data', (m) => replies.push(m));
+    stream.on('error', (e) => resolve({ replies, end: STATUS[e.code] }));
+    stream.on('end', () => resolve({ replies, end: 'OK' }));
+    for (const r of requests) stream.write(r);
+    stream.end();
+  });
+}
+
+async function reflectionChecks() {
+  for (const version of ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']) {
+    const { replies, end } = await reflect(version, [
+      { list_services: '' },
+      { file_containing_symbol: 'loyalty.v1.Cards' },
+      { file_containing_symbol: 'loyalty.v1.Admin.Adjust' },
+      { file_by_filename: 'no/such.proto' },
+    ]);
+    check(`${version}: four replies, then OK`, [4, 'OK'], [replies.length, end]);
+    const services = (replies[0]?.list_services_response?.service ?? []).map((s) => s.name);
+    check(`${version}: lists the Cards, Admin and Health services`, true,
+      ['loyalty.v1.Cards', 'loyalty.v1.Admin', 'grpc.health.v1.Health'].every((n) => services.includes(n)));
+    const files = replies[1]?.file_descriptor_response?.file_descriptor_proto ?? [];
+    check(`${version}: Cards comes in cards.proto with its dependencies`, [true, true, true],
+      ['loyalty/v1/cards.proto', 'loyalty/v1/common.proto', 'google/protobuf/timestamp.proto']
+        .map((name) => files.some((f) => Buffer.from(f).includes(name))));
+    const adjust = replies[2]?.file_descriptor_response?.file_descriptor_proto ?? [];
+    check(`${version}: a method symbol finds its file`, true, adjust.length > 0 && Buffer.from(adjust[0]).includes('loyalty/v1/admin.proto'));
+    check(`${version}: an unknown file is NOT_FOUND inside the stream`, grpc.status.NOT_FOUND, replies[3]?.error_response?.error_code);
+  }
+}
+
 // ---- status codes ---------------------------------------------------------------------------
 
 async function statusChecks(keys) {
@@ -306,6 +345,7 @@ async function main() {
   console.log(`# @grpc/grpc-js ${require('@grpc/grpc-js/package.json').version} against ${ADDR}`);
   try {
     const keys = await posFlow();
+    await reflectionChecks();
     await statusChecks(keys);
   } catch (e) {
     fail('suite', `unexpected exception ${e && e.stack ? e.stack : e}`);

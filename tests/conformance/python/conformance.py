@@ -26,7 +26,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTOS = os.path.normpath(os.path.join(HERE, "..", "..", "..", "protos"))
-PROTO_FILES = ["loyalty/v1/cards.proto", "loyalty/v1/admin.proto", "grpc/health/v1/health.proto"]
+PROTO_FILES = ["loyalty/v1/cards.proto", "loyalty/v1/admin.proto", "grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto"]
 
 # ---- contract -------------------------------------------------------------------------------
 
@@ -325,6 +325,33 @@ class Suite:
         check("Health Watch: first message SERVING", "SERVING", first)
         check("Health Watch: ends CANCELLED after the client cancels", "CANCELLED", end)
 
+    # ---- reflection ----
+
+    def reflection_checks(self):
+        Req, Resp = "grpc.reflection.v1.ServerReflectionRequest", "grpc.reflection.v1.ServerReflectionResponse"
+        for service in ("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"):
+            info = self.channel.stream_stream("/%s/ServerReflectionInfo" % service,
+                                              request_serializer=lambda m: m.SerializeToString(),
+                                              response_deserializer=self.M(Resp).FromString)
+            requests = [self.M(Req)(list_services=""), self.M(Req)(file_containing_symbol="loyalty.v1.Cards"),
+                        self.M(Req)(file_by_filename="no/such.proto")]
+            try:
+                replies = list(info(iter(requests), timeout=10))
+            except grpc.RpcError as e:
+                fail("%s: stream" % service, describe(e))
+                continue
+            check("%s: three replies" % service, 3, len(replies))
+            if len(replies) != 3:
+                continue
+            names = [s.name for s in replies[0].list_services_response.service]
+            check("%s: lists the Cards, Admin and Health services" % service, True,
+                  all(n in names for n in ("loyalty.v1.Cards", "loyalty.v1.Admin", "grpc.health.v1.Health")))
+            files = [descriptor_pb2.FileDescriptorProto.FromString(b).name for b in replies[1].file_descriptor_response.file_descriptor_proto]
+            check("%s: Cards comes in cards.proto with its dependencies" % service,
+                  ["loyalty/v1/cards.proto", "google/protobuf/timestamp.proto", "loyalty/v1/common.proto"],
+                  files[:1] + sorted(files[1:]))
+            check("%s: an unknown file is NOT_FOUND inside the stream" % service, 5, replies[2].error_response.error_code)
+
     # ---- status codes ----
 
     def status_checks(self):
@@ -393,6 +420,7 @@ def main():
     suite = Suite(addr, admin_key, message_class)
     try:
         suite.pos_flow()
+        suite.reflection_checks()
         suite.status_checks()
     except Exception as e:  # noqa: BLE001
         import traceback

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
 
@@ -69,17 +70,7 @@ internal abstract class GrpcMethod(string path)
             var buffer = result.Buffer;
             if (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
             {
-                if (compressed)
-                {
-                    reader.AdvanceTo(buffer.End);
-                    throw new RpcException(StatusCode.Unimplemented, "This server accepts only uncompressed messages (grpc-encoding identity).");
-                }
-                if (length > options.MaxReceiveMessageBytes)
-                {
-                    reader.AdvanceTo(buffer.End);
-                    throw new RpcException(StatusCode.ResourceExhausted,
-                        $"The request message is {length:N0} bytes; this server accepts at most {options.MaxReceiveMessageBytes:N0}.");
-                }
+                RefuseUnreadable(reader, buffer, compressed, length, options);
                 var frameBytes = GrpcWire.FrameHeaderBytes + length;
                 if (buffer.Length > frameBytes)
                 {
@@ -125,17 +116,7 @@ internal abstract class GrpcMethod(string path)
             var messages = new List<TRequest>();
             while (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
             {
-                if (compressed)
-                {
-                    reader.AdvanceTo(buffer.End);
-                    throw new RpcException(StatusCode.Unimplemented, "This server accepts only uncompressed messages (grpc-encoding identity).");
-                }
-                if (length > options.MaxReceiveMessageBytes)
-                {
-                    reader.AdvanceTo(buffer.End);
-                    throw new RpcException(StatusCode.ResourceExhausted,
-                        $"A request message is {length:N0} bytes; this server accepts at most {options.MaxReceiveMessageBytes:N0}.");
-                }
+                RefuseUnreadable(reader, buffer, compressed, length, options);
                 var frameBytes = GrpcWire.FrameHeaderBytes + length;
                 if (buffer.Length < frameBytes) break;
                 try
@@ -159,6 +140,25 @@ internal abstract class GrpcMethod(string path)
                     throw new RpcException(StatusCode.InvalidArgument, $"The last request message to {context.Method} is incomplete: the stream ended {leftover:N0} bytes into it.");
                 yield break;
             }
+        }
+    }
+
+    /// <summary>
+    /// Refuses a message this server will not read, from its frame header alone: compressed (only
+    /// identity is accepted) or over the size limit (so a lying client cannot make it buffer more).
+    /// </summary>
+    private static void RefuseUnreadable(PipeReader reader, in ReadOnlySequence<byte> buffer, bool compressed, uint length, GrpcEndpointOptions options)
+    {
+        if (compressed)
+        {
+            reader.AdvanceTo(buffer.End);
+            throw new RpcException(StatusCode.Unimplemented, "This server accepts only uncompressed messages (grpc-encoding identity).");
+        }
+        if (length > options.MaxReceiveMessageBytes)
+        {
+            reader.AdvanceTo(buffer.End);
+            throw new RpcException(StatusCode.ResourceExhausted,
+                $"The request message is {length:N0} bytes; this server accepts at most {options.MaxReceiveMessageBytes:N0}.");
         }
     }
 

@@ -62,8 +62,8 @@ public sealed class GrpcChannel : IDisposable
 
     public static SocketsHttpHandler CreateHandler(GrpcChannelOptions options) => new()
     {
-        // One HTTP/2 connection carries about 100 concurrent streams (the server's limit); the
-        // benchmark runs 256 concurrent calls, which would otherwise queue behind that limit.
+        // One HTTP/2 connection carries only as many concurrent streams as the server allows (256 for
+        // the loyalty server, 100 for many others); more calls than that would otherwise queue.
         EnableMultipleHttp2Connections = true,
         ConnectTimeout = options.ConnectTimeout,
         KeepAlivePingDelay = options.KeepAlivePingDelay,

@@ -82,6 +82,39 @@ public class ServerLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stopping_the_server_ends_health_watches_with_NOT_SERVING_instead_of_waiting_for_them()
+    {
+        var server = await StartAsync();
+        using var client = Loyalty.PosAdapter.Client.LoyaltyClient.Create(server.GrpcAddress.ToString(), apiKey: null);
+        var seen = new List<HealthCheckResponse.Types.ServingStatus>();
+        var firstSeen = new TaskCompletionSource();
+        var watching = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var status in client.WatchHealthAsync())
+                {
+                    seen.Add(status.Status);
+                    firstSeen.TrySetResult();
+                }
+            }
+            catch (Loyalty.PosAdapter.Client.RpcException)
+            {
+                // The connection going away at the very end is fine; what matters is what came before.
+            }
+        });
+        await firstSeen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+        await watching.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(stopping.Elapsed < LoyaltyServer.ShutdownTimeout / 2, $"The stop took {stopping.Elapsed}: an open watch held it up.");
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, seen[0]);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, seen[^1]);
+    }
+
+    [Fact]
     public async Task With_a_certificate_the_grpc_port_speaks_TLS_with_ALPN_h2()
     {
         using var rsa = RSA.Create(2048);

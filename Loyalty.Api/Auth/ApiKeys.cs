@@ -21,8 +21,8 @@ public sealed record IssuedKey(string ApiKey, Caller Caller);
 /// API keys in PostgreSQL. A key reads "lk_&lt;id&gt;_&lt;secret&gt;": the id finds the row, the secret is
 /// checked against its SHA-256. The secret is 256 random bits, so a fast hash is enough (a slow
 /// password hash protects guessable secrets, and these are not guessable); it keeps the check to
-/// a microsecond. Verified keys are cached for <see cref="CacheSeconds"/>, so a call costs no
-/// database round trip, and a revoked key stops working within that time.
+/// a microsecond. Keys looked up are cached for <see cref="CacheSeconds"/> (unknown ids too), so a
+/// call costs no database round trip, and a revoked key stops working within that time.
 /// </summary>
 public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
@@ -33,7 +33,9 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
     private const int SecretBytes = 32;
     private const int KeyIdBytes = 8;
 
-    private readonly ConcurrentDictionary<string, (Caller Caller, byte[] SecretHash, DateTimeOffset Until)> _verified = new(StringComparer.Ordinal);
+    // A key id with no row is remembered too (Caller null), so a client hammering with made-up keys
+    // costs a dictionary lookup per call, not a database query.
+    private readonly ConcurrentDictionary<string, (Caller? Caller, byte[] SecretHash, DateTimeOffset Until)> _verified = new(StringComparer.Ordinal);
 
     public static string RoleName(Role role) => role switch
     {
@@ -68,6 +70,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
         command.Parameters.AddWithValue((object?)caller.StoreId ?? DBNull.Value);
         command.Parameters.AddWithValue(caller.Name);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        _verified.TryRemove(keyId, out _);
         return new IssuedKey($"{Prefix}{keyId}_{secret}", caller);
     }
 
@@ -77,29 +80,23 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
         if (!TrySplit(apiKey, out var keyId, out var secret)) return null;
         var now = time.GetUtcNow();
         if (_verified.TryGetValue(keyId, out var cached) && cached.Until > now)
-            return Matches(secret, cached.SecretHash) ? cached.Caller : null;
+            return cached.Caller is not null && Matches(secret, cached.SecretHash) ? cached.Caller : null;
 
         await using var command = dataSource.CreateCommand(
             "SELECT secret_hash, role, store_id, name FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL");
         command.Parameters.AddWithValue(keyId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (_verified.Count >= MaxCachedKeys) _verified.Clear();
         if (!await reader.ReadAsync(cancellationToken))
         {
-            _verified.TryRemove(keyId, out _);
+            _verified[keyId] = (null, [], now.AddSeconds(CacheSeconds));
             return null;
         }
         var hash = (byte[])reader[0];
         var caller = new Caller(keyId, reader.GetString(3), ParseRole(reader.GetString(1)) ?? Role.Pos, reader.IsDBNull(2) ? null : reader.GetString(2));
-        if (!Matches(secret, hash)) return null;
-        if (_verified.Count >= MaxCachedKeys) _verified.Clear();
         _verified[keyId] = (caller, hash, now.AddSeconds(CacheSeconds));
+        if (!Matches(secret, hash)) return null;
         return caller;
-    }
-
-    public async Task<bool> AnyAdminAsync(CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL)");
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>

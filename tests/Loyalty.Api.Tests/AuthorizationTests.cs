@@ -65,6 +65,18 @@ public class AuthorizationTests(ServerFixture server) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public async Task A_made_up_key_is_looked_up_in_the_database_once_then_refused_from_memory()
+    {
+        var dataSource = Npgsql.NpgsqlDataSource.Create(server.Server.Options.ConnectionString!);
+        var keys = new Auth.ApiKeyStore(dataSource, TimeProvider.System);
+        const string madeUp = "lk_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        Assert.Null(await keys.VerifyAsync(madeUp));
+        await dataSource.DisposeAsync();
+        // With the database out of reach, the same made-up key is still refused at once.
+        for (var i = 0; i < 1_000; i++) Assert.Null(await keys.VerifyAsync(madeUp));
+    }
+
+    [Fact]
     public async Task A_key_whose_secret_is_altered_is_unauthenticated()
     {
         var key = await KeyAsync("accountant");

@@ -219,6 +219,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
             switch (unique.ConstraintName)
             {
                 case "operations_pkey":
+                case "ledger_pkey": // (operation, card, entry) is there: another process stored this operation first
                     return new WriteOutcome.Conflict(write.Operation.CardNumber); // the grain reloads, then finds the stored operation
                 case "receipts_pkey":
                     var r = write.ReceiptCreated!.Ref;

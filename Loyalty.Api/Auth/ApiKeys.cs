@@ -14,6 +14,9 @@ public sealed record Caller(string KeyId, string Name, Role Role, string? StoreI
     public string Actor => $"key:{KeyId} ({Name})";
 }
 
+/// <summary>What the server knows of a key: everything but the secret.</summary>
+public sealed record ApiKeyRecord(Caller Caller, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
 /// <summary>A key as given to its holder once: the id (public, names the key) and the secret (only its hash is stored).</summary>
 public sealed record IssuedKey(string ApiKey, Caller Caller);
 
@@ -73,6 +76,62 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
         _verified.TryRemove(keyId, out _);
         return new IssuedKey($"{Prefix}{keyId}_{secret}", caller);
     }
+
+    /// <summary>Listing is for people; past this many keys the list is cut (newest first).</summary>
+    public const int MaxListedKeys = 10_000;
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(bool includeRevoked, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT key_id, role, store_id, name, created_at, revoked_at FROM api_keys WHERE $1 OR revoked_at IS NULL ORDER BY created_at DESC, key_id LIMIT $2");
+        command.Parameters.AddWithValue(includeRevoked);
+        command.Parameters.AddWithValue(MaxListedKeys);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<ApiKeyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+            keys.Add(Record(reader));
+        return keys;
+    }
+
+    /// <summary>
+    /// Revokes a key: at once here (its cache entry goes), within <see cref="CacheSeconds"/> on other
+    /// servers. Revoking a revoked key answers the same. The last admin key in force is kept, so the
+    /// server can never be left without anyone able to administer it.
+    /// </summary>
+    public async Task<ApiKeyRecord> RevokeAsync(string keyId, CancellationToken cancellationToken = default)
+    {
+        Validate.Identifier(keyId, "key id");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // The same lock as the first admin key's creation: two admins revoking each other's keys at
+        // once cannot both pass the "another admin remains" check.
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7261001)", connection, transaction))
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        await using var revoke = new NpgsqlCommand(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 " +
+            "RETURNING key_id, role, store_id, name, created_at, revoked_at, " +
+            "(SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL AND key_id <> $1)", connection, transaction);
+        revoke.Parameters.AddWithValue(keyId);
+        ApiKeyRecord record;
+        long otherAdmins;
+        await using (var reader = await revoke.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+                throw new CardException(CardErrorCode.NotFound, $"There is no API key with id {keyId}.");
+            record = Record(reader);
+            otherAdmins = reader.GetInt64(6);
+        }
+        if (record.Caller.Role == Role.Admin && otherAdmins == 0)
+            throw new CardException(CardErrorCode.LimitExceeded, $"Key {keyId} is the last admin key in force; create another admin key before revoking it.");
+        await transaction.CommitAsync(cancellationToken);
+        _verified.TryRemove(keyId, out _);
+        return record;
+    }
+
+    private static ApiKeyRecord Record(NpgsqlDataReader reader) => new(
+        new Caller(reader.GetString(0), reader.GetString(3), ParseRole(reader.GetString(1)) ?? Role.Pos, reader.IsDBNull(2) ? null : reader.GetString(2)),
+        reader.GetFieldValue<DateTimeOffset>(4),
+        reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5));
 
     /// <summary>The caller a key belongs to, or null when the key is malformed, unknown, revoked or wrong.</summary>
     public async ValueTask<Caller?> VerifyAsync(string apiKey, CancellationToken cancellationToken = default)

@@ -15,6 +15,8 @@ public sealed class AdminService(GrainRuntime cards, ApiKeyStore keys, Access ac
 
     public void Map(GrpcMethodTable methods) => methods
         .MapUnary<CreateApiKeyRequest, CreateApiKeyReply>(Name, "CreateApiKey", CreateApiKey)
+        .MapUnary<ListApiKeysRequest, ListApiKeysReply>(Name, "ListApiKeys", ListApiKeys)
+        .MapUnary<RevokeApiKeyRequest, ApiKeyInfo>(Name, "RevokeApiKey", RevokeApiKey)
         .MapUnary<SetProgramRequest, Protos.V1.Program>(Name, "SetProgram", SetProgram)
         .MapUnary<GetProgramRequest, Protos.V1.Program>(Name, "GetProgram", GetProgram)
         .MapUnary<IssueCardRequest, Card>(Name, "IssueCard", IssueCard)
@@ -38,6 +40,20 @@ public sealed class AdminService(GrainRuntime cards, ApiKeyStore keys, Access ac
             StoreId = issued.Caller.StoreId ?? "",
             Name = issued.Caller.Name,
         };
+    }
+
+    private async Task<ListApiKeysReply> ListApiKeys(ListApiKeysRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        var reply = new ListApiKeysReply();
+        reply.Keys.AddRange((await keys.ListAsync(request.IncludeRevoked, context.CancellationToken)).Select(ToWire));
+        return reply;
+    }
+
+    private async Task<ApiKeyInfo> RevokeApiKey(RevokeApiKeyRequest request, ServerCallContext context)
+    {
+        await access.AdminAsync(context);
+        return ToWire(await keys.RevokeAsync(request.KeyId, context.CancellationToken));
     }
 
     private async Task<Protos.V1.Program> SetProgram(SetProgramRequest request, ServerCallContext context)

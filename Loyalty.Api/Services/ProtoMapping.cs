@@ -129,4 +129,18 @@ internal static class ProtoMapping
         wire.ExcludedCategories.AddRange(settings.ExcludedCategories.Order(StringComparer.Ordinal));
         return wire;
     }
+
+    public static V1.ApiKeyInfo ToWire(Auth.ApiKeyRecord key)
+    {
+        var wire = new V1.ApiKeyInfo
+        {
+            KeyId = key.Caller.KeyId,
+            Role = Auth.ApiKeyStore.RoleName(key.Caller.Role),
+            StoreId = key.Caller.StoreId ?? "",
+            Name = key.Caller.Name,
+            CreatedAt = Timestamp.FromDateTimeOffset(key.CreatedAt),
+        };
+        if (key.RevokedAt is { } revokedAt) wire.RevokedAt = Timestamp.FromDateTimeOffset(revokedAt);
+        return wire;
+    }
 }

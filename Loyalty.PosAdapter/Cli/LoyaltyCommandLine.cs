@@ -269,7 +269,29 @@ public static class LoyaltyCommandLine
             await session.Error.WriteLineAsync("The API key is shown only this once; the server keeps only its hash.");
             return ExitCodes.Success;
         });
-        return new Command("key", "Manage API keys.") { create };
+        var includeRevoked = new Option<bool>("--all") { Description = "Include revoked keys." };
+        var list = new Command("list", "List the API keys (never their secrets; the server does not have them).") { includeRevoked };
+        SetClientAction(list, globals, async (parseResult, session, cancellationToken) =>
+        {
+            var request = new ListApiKeysRequest { IncludeRevoked = parseResult.GetValue(includeRevoked) };
+            var reply = await RetryPolicy.Default.ExecuteAsync(request,
+                (call, token) => session.Client.ListApiKeysAsync(call, null, token), cancellationToken);
+            session.Output.Reply(reply, () => ReplyWriter.WriteApiKeys(session.Output, reply));
+            return ExitCodes.Success;
+        });
+
+        var keyId = new Argument<string>("key-id") { Description = "The key's id (the part after lk_ and before the next _)." };
+        var revoke = new Command("revoke", "Revoke an API key: it stops working at once on this server, within 30 s on others.") { keyId };
+        SetClientAction(revoke, globals, async (parseResult, session, cancellationToken) =>
+        {
+            var request = new RevokeApiKeyRequest { KeyId = parseResult.GetRequiredValue(keyId) };
+            // Revoking is idempotent (a revoked key answers the same), so a lost answer may be retried.
+            var reply = await RetryPolicy.Default.ExecuteAsync(request,
+                (call, token) => session.Client.RevokeApiKeyAsync(call, null, token), cancellationToken);
+            session.Output.Reply(reply, () => ReplyWriter.WriteApiKeys(session.Output, new ListApiKeysReply { Keys = { reply } }));
+            return ExitCodes.Success;
+        });
+        return new Command("key", "Manage API keys.") { create, list, revoke };
     }
 
     // program ...

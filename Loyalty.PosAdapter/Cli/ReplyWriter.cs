@@ -28,6 +28,26 @@ public static class ReplyWriter
         return rows;
     }
 
+    public static void WriteApiKeys(Output output, ListApiKeysReply reply)
+    {
+        if (reply.Keys.Count == 0)
+        {
+            output.Line("No API keys.");
+            return;
+        }
+        output.Table(
+            ["key id", "role", "store", "name", "created (UTC)", "revoked (UTC)"],
+            reply.Keys.Select(key => (IReadOnlyList<string>)
+            [
+                key.KeyId,
+                key.Role,
+                key.StoreId,
+                key.Name,
+                FormatTime(key.CreatedAt),
+                key.RevokedAt is null ? "" : FormatTime(key.RevokedAt),
+            ]));
+    }
+
     public static void WriteStatement(Output output, GetStatementReply reply)
     {
         if (reply.Entries.Count == 0)

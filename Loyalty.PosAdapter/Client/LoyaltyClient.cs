@@ -22,6 +22,8 @@ public sealed class LoyaltyClient : IDisposable
         public const string Refund = "/loyalty.v1.Cards/Refund";
 
         public const string CreateApiKey = "/loyalty.v1.Admin/CreateApiKey";
+        public const string ListApiKeys = "/loyalty.v1.Admin/ListApiKeys";
+        public const string RevokeApiKey = "/loyalty.v1.Admin/RevokeApiKey";
         public const string SetProgram = "/loyalty.v1.Admin/SetProgram";
         public const string GetProgram = "/loyalty.v1.Admin/GetProgram";
         public const string IssueCard = "/loyalty.v1.Admin/IssueCard";
@@ -90,6 +92,12 @@ public sealed class LoyaltyClient : IDisposable
 
     public Task<CreateApiKeyReply> CreateApiKeyAsync(CreateApiKeyRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         _channel.UnaryCallAsync(Methods.CreateApiKey, request, CreateApiKeyReply.Parser, options, cancellationToken);
+
+    public Task<ListApiKeysReply> ListApiKeysAsync(ListApiKeysRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        _channel.UnaryCallAsync(Methods.ListApiKeys, request, ListApiKeysReply.Parser, options, cancellationToken);
+
+    public Task<ApiKeyInfo> RevokeApiKeyAsync(RevokeApiKeyRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        _channel.UnaryCallAsync(Methods.RevokeApiKey, request, ApiKeyInfo.Parser, options, cancellationToken);
 
     public Task<Program> SetProgramAsync(SetProgramRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         _channel.UnaryCallAsync(Methods.SetProgram, request, Program.Parser, options, cancellationToken);

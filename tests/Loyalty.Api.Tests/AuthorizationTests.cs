@@ -86,6 +86,26 @@ public class AuthorizationTests(ServerFixture server) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public async Task A_revoked_key_stops_working_at_once_and_is_listed_as_revoked()
+    {
+        var created = (await _grpc.CallAsync("/loyalty.v1.Admin/CreateApiKey", new CreateApiKeyRequest { Role = "pos", StoreId = "S9", Name = "lost till" }, server.AdminKey)).Message(CreateApiKeyReply.Parser);
+        var card = await FundedCardAsync(100);
+        Assert.Equal(0, (await _grpc.CallAsync("/loyalty.v1.Cards/GetCard", new GetCardRequest { CardNumber = card }, created.ApiKey)).GrpcStatus);
+
+        var revoked = (await _grpc.CallAsync("/loyalty.v1.Admin/RevokeApiKey", new RevokeApiKeyRequest { KeyId = created.KeyId }, server.AdminKey)).Message(ApiKeyInfo.Parser);
+        Assert.NotNull(revoked.RevokedAt);
+        Assert.Equal(16, (await _grpc.CallAsync("/loyalty.v1.Cards/GetCard", new GetCardRequest { CardNumber = card }, created.ApiKey)).GrpcStatus);
+        var again = (await _grpc.CallAsync("/loyalty.v1.Admin/RevokeApiKey", new RevokeApiKeyRequest { KeyId = created.KeyId }, server.AdminKey)).Message(ApiKeyInfo.Parser);
+        Assert.Equal(revoked, again);
+
+        var inForce = (await _grpc.CallAsync("/loyalty.v1.Admin/ListApiKeys", new ListApiKeysRequest(), server.AdminKey)).Message(ListApiKeysReply.Parser);
+        Assert.DoesNotContain(inForce.Keys, k => k.KeyId == created.KeyId);
+        var all = (await _grpc.CallAsync("/loyalty.v1.Admin/ListApiKeys", new ListApiKeysRequest { IncludeRevoked = true }, server.AdminKey)).Message(ListApiKeysReply.Parser);
+        Assert.Contains(all.Keys, k => k.KeyId == created.KeyId && k.RevokedAt is not null && k.Name == "lost till");
+        Assert.DoesNotContain(server.AdminKey.Split('_')[2], all.ToString());
+    }
+
+    [Fact]
     public async Task A_pos_key_may_not_call_the_Admin_service()
     {
         var pos = await KeyAsync("pos", "S1");

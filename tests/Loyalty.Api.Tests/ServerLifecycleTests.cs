@@ -191,6 +191,26 @@ public class ServerLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_last_admin_key_in_force_cannot_be_revoked_so_the_server_always_has_an_administrator()
+    {
+        await using var server = await StartAsync();
+        using var grpc = new RawGrpc(server.GrpcAddress);
+        var first = (await File.ReadAllTextAsync(server.Options.AdminKeyPath)).Trim();
+        var firstId = first.Split('_')[1];
+
+        var alone = await grpc.CallAsync("/loyalty.v1.Admin/RevokeApiKey", new RevokeApiKeyRequest { KeyId = firstId }, first);
+        Assert.Equal(9, alone.GrpcStatus);
+        Assert.Contains("last admin key", alone.GrpcMessage);
+
+        var second = (await grpc.CallAsync("/loyalty.v1.Admin/CreateApiKey", new CreateApiKeyRequest { Role = "admin", Name = "second admin" }, first)).Message(CreateApiKeyReply.Parser);
+        Assert.Equal(0, (await grpc.CallAsync("/loyalty.v1.Admin/RevokeApiKey", new RevokeApiKeyRequest { KeyId = firstId }, second.ApiKey)).GrpcStatus);
+        Assert.Equal(16, (await grpc.CallAsync("/loyalty.v1.Admin/GetProgram", new GetProgramRequest(), first)).GrpcStatus);
+        Assert.Equal(9, (await grpc.CallAsync("/loyalty.v1.Admin/RevokeApiKey", new RevokeApiKeyRequest { KeyId = second.KeyId }, second.ApiKey)).GrpcStatus);
+        Assert.Equal(5, (await grpc.CallAsync("/loyalty.v1.Admin/RevokeApiKey", new RevokeApiKeyRequest { KeyId = "0000000000000000" }, second.ApiKey)).GrpcStatus);
+        Assert.Equal(0, (await grpc.CallAsync("/loyalty.v1.Admin/GetProgram", new GetProgramRequest(), second.ApiKey)).GrpcStatus);
+    }
+
+    [Fact]
     public async Task A_second_start_on_the_same_database_keeps_the_first_admin_key_working()
     {
         string key;

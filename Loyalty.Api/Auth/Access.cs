@@ -29,8 +29,7 @@ public sealed class Access(ApiKeyStore keys)
     {
         var caller = await AuthenticateAsync(context);
         if (caller.Role == Role.Pos && caller.StoreId != storeId)
-            throw new RpcException(StatusCode.PermissionDenied,
-                $"This key belongs to a register of store {caller.StoreId}; it may not act on receipts of store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
+            throw OtherStore(caller, storeId);
         return caller;
     }
 
@@ -45,8 +44,7 @@ public sealed class Access(ApiKeyStore keys)
             case Role.Pos when caller.StoreId == storeId:
                 return caller;
             case Role.Pos:
-                throw new RpcException(StatusCode.PermissionDenied,
-                    $"This key belongs to a register of store {caller.StoreId}; it may not act on receipts of store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
+                throw OtherStore(caller, storeId);
             default:
                 throw new RpcException(StatusCode.PermissionDenied, $"A {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
         }
@@ -68,4 +66,7 @@ public sealed class Access(ApiKeyStore keys)
             ? caller
             : throw new RpcException(StatusCode.PermissionDenied, $"The Admin service needs an admin key; this is a {ApiKeyStore.RoleName(caller.Role)} key.");
     }
+
+    private static RpcException OtherStore(Caller caller, string? storeId) => new(StatusCode.PermissionDenied,
+        $"This key belongs to a register of store {caller.StoreId}; it may not act on receipts of store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
 }

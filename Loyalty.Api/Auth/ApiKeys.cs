@@ -62,17 +62,11 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
         else if (!string.IsNullOrEmpty(storeId))
             throw Validate.Invalid($"Only a pos key belongs to a store; a {RoleName(role)} key takes no store id.");
         Validate.Text(name, "key name (who holds the key)", required: true);
-        var keyId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(KeyIdBytes));
-        var secret = Base64Url(RandomNumberGenerator.GetBytes(SecretBytes));
+        var (keyId, secret) = NewKey();
         var caller = new Caller(keyId, name.Trim(), role, role == Role.Pos ? storeId : null);
-        await using var command = dataSource.CreateCommand(
-            "INSERT INTO api_keys (key_id, secret_hash, role, store_id, name) VALUES ($1, $2, $3, $4, $5)");
-        command.Parameters.AddWithValue(keyId);
-        command.Parameters.AddWithValue(Hash(secret));
-        command.Parameters.AddWithValue(RoleName(role));
-        command.Parameters.AddWithValue((object?)caller.StoreId ?? DBNull.Value);
-        command.Parameters.AddWithValue(caller.Name);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var insert = Insert(caller, secret, connection, transaction: null))
+            await insert.ExecuteNonQueryAsync(cancellationToken);
         _verified.TryRemove(keyId, out _);
         return new IssuedKey($"{Prefix}{keyId}_{secret}", caller);
     }
@@ -103,10 +97,8 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
         Validate.Identifier(keyId, "key id");
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // The same lock as the first admin key's creation: two admins revoking each other's keys at
-        // once cannot both pass the "another admin remains" check.
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7261001)", connection, transaction))
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        // Two admins revoking each other's keys at once cannot both pass the "another admin remains" check.
+        await LockAdminKeysAsync(connection, transaction, cancellationToken);
         await using var revoke = new NpgsqlCommand(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 " +
             "RETURNING key_id, role, store_id, name, created_at, revoked_at, " +
@@ -168,25 +160,44 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7261001)", connection, transaction))
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        await LockAdminKeysAsync(connection, transaction, cancellationToken);
         await using (var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL)", connection, transaction))
             if ((bool)(await exists.ExecuteScalarAsync(cancellationToken))!) return false;
 
-        var keyId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(KeyIdBytes));
-        var secret = Base64Url(RandomNumberGenerator.GetBytes(SecretBytes));
+        var (keyId, secret) = NewKey();
         // The file is written before the key is committed: a crash in between leaves an unusable
         // file that the next start replaces, never a key nobody can read.
         WriteOwnerOnly(path, $"{Prefix}{keyId}_{secret}\n");
-        await using (var insert = new NpgsqlCommand(
-            "INSERT INTO api_keys (key_id, secret_hash, role, store_id, name) VALUES ($1, $2, 'admin', NULL, 'first admin key')", connection, transaction))
-        {
-            insert.Parameters.AddWithValue(keyId);
-            insert.Parameters.AddWithValue(Hash(secret));
+        await using (var insert = Insert(new Caller(keyId, "first admin key", Role.Admin, null), secret, connection, transaction))
             await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
         await transaction.CommitAsync(cancellationToken);
         return true;
+    }
+
+    /// <summary>Serialises what depends on "is there another admin key" (first key, revocation) across servers.</summary>
+    private const long AdminKeysLockId = 7_261_001;
+
+    private static async Task LockAdminKeysAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction);
+        command.Parameters.AddWithValue(AdminKeysLockId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>A fresh key id and secret; the key given out is "lk_&lt;id&gt;_&lt;secret&gt;".</summary>
+    private static (string KeyId, string Secret) NewKey() =>
+        (Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(KeyIdBytes)), Base64Url(RandomNumberGenerator.GetBytes(SecretBytes)));
+
+    private static NpgsqlCommand Insert(Caller caller, string secret, NpgsqlConnection connection, NpgsqlTransaction? transaction)
+    {
+        var command = new NpgsqlCommand(
+            "INSERT INTO api_keys (key_id, secret_hash, role, store_id, name) VALUES ($1, $2, $3, $4, $5)", connection, transaction);
+        command.Parameters.AddWithValue(caller.KeyId);
+        command.Parameters.AddWithValue(Hash(secret));
+        command.Parameters.AddWithValue(RoleName(caller.Role));
+        command.Parameters.AddWithValue((object?)caller.StoreId ?? DBNull.Value);
+        command.Parameters.AddWithValue(caller.Name);
+        return command;
     }
 
     private static void WriteOwnerOnly(string path, string content)

@@ -100,7 +100,7 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
     private static void SendStatus(HttpResponse response, StatusCode status, string message)
     {
         var code = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var encoded = GrpcWire.EncodeMessage(message);
+        var encoded = GrpcMessageText.Encode(message);
         if (!response.HasStarted)
         {
             response.StatusCode = StatusCodes.Status200OK;

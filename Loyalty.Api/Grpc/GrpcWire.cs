@@ -1,13 +1,12 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Text;
 
 namespace Loyalty.Api.Grpc;
 
 /// <summary>
 /// The pieces of the gRPC-over-HTTP/2 protocol (grpc/doc/PROTOCOL-HTTP2.md) that are pure functions:
-/// message framing, the grpc-timeout header and the percent-encoding of grpc-message.
+/// message framing and the grpc-timeout header (grpc-message's encoding is GrpcMessageText, shared with the client).
 /// </summary>
 public static class GrpcWire
 {
@@ -56,19 +55,4 @@ public static class GrpcWire
         };
     }
 
-    /// <summary>Percent-encodes grpc-message: bytes 0x20–0x7E except '%' go as they are, all else as %XX of its UTF-8.</summary>
-    public static string EncodeMessage(string message)
-    {
-        var plain = true;
-        foreach (var c in message)
-            if (c is < ' ' or > '~' or '%') { plain = false; break; }
-        if (plain) return message;
-        var builder = new StringBuilder(message.Length * 2);
-        foreach (var b in Encoding.UTF8.GetBytes(message))
-        {
-            if (b is >= 0x20 and <= 0x7E && b != (byte)'%') builder.Append((char)b);
-            else builder.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
-        }
-        return builder.ToString();
-    }
 }

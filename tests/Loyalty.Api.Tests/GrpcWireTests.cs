@@ -33,7 +33,7 @@ public class GrpcWireTests
     [InlineData("line\nbreak", "line%0Abreak")]
     public void Grpc_message_is_percent_encoded_except_printable_ascii(string message, string encoded)
     {
-        Assert.Equal(encoded, GrpcWire.EncodeMessage(message));
+        Assert.Equal(encoded, GrpcMessageText.Encode(message));
         Assert.Equal(message, Uri.UnescapeDataString(encoded));
     }
 }

@@ -1,10 +1,12 @@
+#nullable enable
 using System.Text;
 
-namespace Loyalty.PosAdapter.Client;
+namespace Loyalty.Protos;
 
 /// <summary>
 /// grpc-message is UTF-8, percent-encoded; bytes 0x20–0x7E except '%' may travel as they are.
-/// Clients must not fail on a bad encoding, so anything malformed is kept as it came.
+/// Clients must not fail on a bad encoding, so anything malformed is kept as it came. One codec for
+/// the server (which encodes) and the client (which decodes).
 /// </summary>
 public static class GrpcMessageText
 {

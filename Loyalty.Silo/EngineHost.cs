@@ -35,7 +35,11 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
         }
         try
         {
-            Engine = await LoyaltyEngine.StartAsync(connectionString, new EngineOptions(), TimeProvider.System, loggers, cancellationToken);
+            Engine = await LoyaltyEngine.StartAsync(connectionString, new EngineOptions
+            {
+                Runtime = new() { MailboxCapacity = options.MailboxCapacity },
+                GroupCommit = new() { MaxQueuedWrites = options.MaxQueuedWrites },
+            }, TimeProvider.System, loggers, cancellationToken);
         }
         catch
         {

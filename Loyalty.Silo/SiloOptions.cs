@@ -14,7 +14,9 @@ public sealed record SiloOptions(
     string? TlsCertificatePath,
     string? TlsKeyPath,
     int MaxConnections,
-    int MaxStreamsPerConnection)
+    int MaxStreamsPerConnection,
+    int MailboxCapacity,
+    int MaxQueuedWrites)
 {
     public const string DataDirectoryVariable = "LOYALTY_DATA_DIR";
     public const string DatabaseVariable = "LOYALTY_DB";
@@ -24,6 +26,8 @@ public sealed record SiloOptions(
     public const string TlsKeyVariable = "LOYALTY_TLS_KEY";
     public const string MaxConnectionsVariable = "LOYALTY_MAX_CONNECTIONS";
     public const string MaxStreamsVariable = "LOYALTY_MAX_STREAMS_PER_CONNECTION";
+    public const string MailboxCapacityVariable = "LOYALTY_MAILBOX_CAPACITY";
+    public const string MaxQueuedWritesVariable = "LOYALTY_MAX_QUEUED_WRITES";
 
     public const string DefaultGrpcUrl = "http://127.0.0.1:5080";
     public const string DefaultHttpUrl = "http://127.0.0.1:5081";
@@ -55,7 +59,9 @@ public sealed record SiloOptions(
             throw new InvalidOperationException($"{TlsCertificateVariable} is set but {GrpcUrlVariable} is http; make it https to serve TLS.");
         return new SiloOptions(dataDirectory, connectionString, grpcUrl, httpUrl, certificate, key,
             Number(configuration, MaxConnectionsVariable, 10_000, 1, 1_000_000),
-            Number(configuration, MaxStreamsVariable, 256, 1, 10_000));
+            Number(configuration, MaxStreamsVariable, 256, 1, 10_000),
+            Number(configuration, MailboxCapacityVariable, new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity, 1, 100_000),
+            Number(configuration, MaxQueuedWritesVariable, new Grains.Storage.GroupCommitOptions().MaxQueuedWrites, 1, 1_000_000));
     }
 
     private static string? Value(IConfiguration configuration, string name) =>

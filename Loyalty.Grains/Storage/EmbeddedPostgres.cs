@@ -253,6 +253,47 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Fault injection for the chaos harness: takes the server down with <c>pg_ctl stop -m</c>
+    /// <paramref name="mode"/>, either "fast" (sessions are terminated, a shutdown checkpoint is
+    /// written) or "immediate" (no checkpoint: the next start replays the WAL, as after a power cut).
+    /// The cluster is not forgotten: <see cref="StartAgainAsync"/> brings it back on the same port,
+    /// so connection strings handed out stay valid.
+    /// </summary>
+    public async Task InterruptAsync(string mode)
+    {
+        if (mode is not ("fast" or "immediate"))
+            throw new ArgumentException("A PostgreSQL interruption is \"fast\" or \"immediate\".", nameof(mode));
+        ObjectDisposedException.ThrowIf(_stopped, this);
+        _log?.Invoke($"stopping PostgreSQL in {Directory} ({mode})");
+        var result = await RunAsync(
+            Path.Combine(BinDirectory, "pg_ctl"),
+            ["stop", "-D", Directory, "-m", mode, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            _runAsServiceUser,
+            CancellationToken.None).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"pg_ctl stop -m {mode} failed for {Directory} (exit code {result.ExitCode}): {result.Output}");
+    }
+
+    /// <summary>Starts the server again after <see cref="InterruptAsync"/>, on the port it had, and waits until it accepts connections.</summary>
+    public async Task StartAgainAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_stopped, this);
+        var logFile = Path.Combine(Directory, "log", "server.log");
+        _log?.Invoke($"starting PostgreSQL again on 127.0.0.1:{Port}");
+        var result = await RunAsync(
+            Path.Combine(BinDirectory, "pg_ctl"),
+            [
+                "start", "-D", Directory, "-l", logFile, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "-o", $"-c port={Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+            ],
+            _runAsServiceUser,
+            cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"PostgreSQL did not start again in {Directory} (pg_ctl exit code {result.ExitCode}): {result.Output}");
+        await WaitUntilAcceptingAsync(ConnectionString, StartTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Same as <see cref="StopAsync"/>.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 

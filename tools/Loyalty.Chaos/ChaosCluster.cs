@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using Loyalty.Grains.Storage;
+
+namespace Loyalty.Chaos;
+
+/// <summary>A private PostgreSQL cluster and the server processes on its one database.</summary>
+public sealed class ChaosCluster : IAsyncDisposable
+{
+    private ChaosCluster(EmbeddedPostgres postgres, string connectionString, IReadOnlyList<SiloProcess> servers)
+    {
+        Postgres = postgres;
+        ConnectionString = connectionString;
+        Servers = servers;
+    }
+
+    public EmbeddedPostgres Postgres { get; }
+    public string ConnectionString { get; }
+    public IReadOnlyList<SiloProcess> Servers { get; }
+    public string AdminKey => File.ReadAllText(Servers[0].AdminKeyPath).Trim();
+
+    public static async Task<ChaosCluster> StartAsync(ChaosOptions options, string runDirectory, Action<string> progress, CancellationToken cancellationToken)
+    {
+        var postgres = await EmbeddedPostgres.StartAsync(Path.Combine(runDirectory, "pgdata"), line => progress($"postgres: {line}"), cancellationToken);
+        var servers = new List<SiloProcess>();
+        try
+        {
+            var connectionString = await postgres.CreateDatabaseAsync("chaos", cancellationToken);
+            for (var i = 0; i < options.Servers; i++) servers.Add(new SiloProcess(i, connectionString, runDirectory));
+            // The first server migrates the schema and writes the admin key; the others then start side by side.
+            await servers[0].StartAsync(cancellationToken);
+            await Task.WhenAll(servers.Skip(1).Select(s => s.StartAsync(cancellationToken)));
+            progress($"{servers.Count} servers up: {string.Join(", ", servers.Select(s => s.GrpcAddress))}");
+            return new ChaosCluster(postgres, connectionString, servers);
+        }
+        catch
+        {
+            foreach (var server in servers) server.Dispose();
+            await postgres.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Stops every server with SIGTERM (a graceful stop must work after all that) and returns their exit codes.</summary>
+    public async Task<int[]> StopServersAsync() => await Task.WhenAll(Servers.Select(s => s.StopAsync()));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var server in Servers) server.Dispose();
+        await Postgres.DisposeAsync();
+    }
+}
+
+public enum FaultKind { KillServer, PostgresFastRestart, PostgresCrash }
+
+public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds, double DownSeconds, double RecoveredAfterSeconds);
+
+/// <summary>
+/// Injects one fault every few seconds, in turn: a server killed with SIGKILL and started again, PostgreSQL
+/// stopped "fast" (sessions terminated, checkpoint) and started again, PostgreSQL stopped "immediate"
+/// (a crash: recovery replays the WAL). A fault under way is always finished, so the cluster is whole
+/// when the run ends.
+/// </summary>
+public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Action<string> progress)
+{
+    private static readonly FaultKind[] Rotation = [FaultKind.KillServer, FaultKind.PostgresFastRestart, FaultKind.PostgresCrash];
+    private readonly List<FaultRecord> _injected = [];
+
+    public IReadOnlyList<FaultRecord> Injected => _injected;
+    /// <summary>Every kind of fault was injected at least once (or faults are off).</summary>
+    public bool RotationDone => options.FaultEverySeconds == 0 || Volatile.Read(ref _count) >= Rotation.Length;
+    public int Count => Volatile.Read(ref _count);
+    private int _count;
+
+    public async Task RunAsync(Stopwatch clock, CancellationToken stop)
+    {
+        if (options.FaultEverySeconds == 0) return;
+        var rng = new Random(unchecked(options.Seed * 31 + 7));
+        for (var n = 0; ; n++)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(options.FaultEverySeconds * (0.75 + 0.5 * rng.NextDouble())), stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            var kind = Rotation[n % Rotation.Length];
+            var down = TimeSpan.FromMilliseconds(rng.Next(1_000, 3_000));
+            var at = clock.Elapsed.TotalSeconds;
+            var watch = Stopwatch.StartNew();
+            string target;
+            switch (kind)
+            {
+                case FaultKind.KillServer:
+                    var server = cluster.Servers[rng.Next(cluster.Servers.Count)];
+                    target = server.Name;
+                    progress($"fault: kill -9 {server.Name}");
+                    server.Kill();
+                    await Task.Delay(down, CancellationToken.None);
+                    await server.StartAsync(CancellationToken.None);
+                    break;
+                default:
+                    var mode = kind == FaultKind.PostgresFastRestart ? "fast" : "immediate";
+                    target = "postgres";
+                    progress($"fault: PostgreSQL stop -m {mode}");
+                    await cluster.Postgres.InterruptAsync(mode);
+                    await Task.Delay(down, CancellationToken.None);
+                    await cluster.Postgres.StartAgainAsync(CancellationToken.None);
+                    break;
+            }
+            _injected.Add(new FaultRecord(kind, target, at, down.TotalSeconds, watch.Elapsed.TotalSeconds));
+            Interlocked.Increment(ref _count);
+            progress($"fault: {target} back after {watch.Elapsed.TotalSeconds:0.0} s");
+        }
+    }
+}

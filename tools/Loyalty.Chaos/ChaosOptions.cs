@@ -1,0 +1,85 @@
+using System.Globalization;
+
+namespace Loyalty.Chaos;
+
+/// <summary>What one chaos run does. Every bound is here, with the command-line flag that sets it.</summary>
+public sealed record ChaosOptions
+{
+    /// <summary>Seconds of load with faults (--seconds). Terminals then finish what they started.</summary>
+    public int Seconds { get; init; } = 180;
+    /// <summary>
+    /// Longest run. Holds left open by the workload release themselves after the programme's hold
+    /// timeout (15 min), written by the card's next operation; the per-operation checks assume no
+    /// such time-driven rows, so a run stays well inside that window.
+    /// </summary>
+    public const int MaxSeconds = 600;
+    /// <summary>Seeds the workload and the fault schedule (--seed); the same seed gives the same plan.</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>Server processes on the one database (--servers).</summary>
+    public int Servers { get; init; } = 3;
+    /// <summary>Concurrent terminals (--terminals); every eighth call or so is a back-office adjustment.</summary>
+    public int Terminals { get; init; } = 24;
+    /// <summary>Cards shared by all terminals (--cards): few cards, so servers contend for the same ones.</summary>
+    public int Cards { get; init; } = 24;
+    /// <summary>Stores the terminals belong to, each with its own POS key (--stores).</summary>
+    public int Stores { get; init; } = 4;
+    /// <summary>Seconds between faults (--fault-every); 0 runs without server or database faults.</summary>
+    public int FaultEverySeconds { get; init; } = 15;
+    /// <summary>Share of calls a terminal walks away from mid-flight and then retries (--abandon-rate).</summary>
+    public double AbandonRate { get; init; } = 0.03;
+    /// <summary>Opening balance of every card, in kopecks.</summary>
+    public long OpeningBalanceKopecks { get; init; } = 100_000;
+    public string? CsvPath { get; init; }
+    public string? HtmlPath { get; init; }
+    /// <summary>Keeps the run directory (server logs, PostgreSQL log) after a clean run too (--keep).</summary>
+    public bool Keep { get; init; }
+
+    public const string Usage = """
+        Usage: ./chaos.sh [--seconds N] [--seed N] [--servers N] [--terminals N] [--cards N] [--stores N]
+                          [--fault-every SECONDS] [--abandon-rate 0..1] [--csv FILE] [--html FILE] [--keep]
+        Starts a private PostgreSQL and N servers on 127.0.0.1, runs a POS workload through all of them
+        while killing servers (SIGKILL) and restarting PostgreSQL (fast, then immediate), then checks the
+        ledger against every answer the terminals got. Exit code 0: every invariant held; 1: a violation;
+        2: bad arguments or the harness could not run.
+        """;
+
+    public static ChaosOptions Parse(string[] args)
+    {
+        var options = new ChaosOptions();
+        if (args is ["--help" or "-h"]) throw new HelpRequestedException();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            int Int(int min, int max)
+            {
+                var name = args[i];
+                var text = Next();
+                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max
+                    ? v : throw new ArgumentException($"{name} must be a whole number from {min} to {max}; \"{text}\" was given.");
+            }
+            options = args[i] switch
+            {
+                "--seconds" => options with { Seconds = Int(1, MaxSeconds) },
+                "--seed" => options with { Seed = Int(0, int.MaxValue) },
+                "--servers" => options with { Servers = Int(1, 8) },
+                "--terminals" => options with { Terminals = Int(1, 512) },
+                "--cards" => options with { Cards = Int(1, 100_000) },
+                "--stores" => options with { Stores = Int(1, 100) },
+                "--fault-every" => options with { FaultEverySeconds = Int(0, 3_600) },
+                "--abandon-rate" => options with { AbandonRate = Rate(args[i], Next()) },
+                "--csv" => options with { CsvPath = Next() },
+                "--html" => options with { HtmlPath = Next() },
+                "--keep" => options with { Keep = true },
+                _ => throw new ArgumentException($"Unknown argument \"{args[i]}\"."),
+            };
+        }
+        return options;
+    }
+
+    private static double Rate(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 1
+            ? v : throw new ArgumentException($"{name} must be a number from 0 to 1; \"{text}\" was given.");
+}
+
+/// <summary>--help was given: print the usage and exit 0.</summary>
+public sealed class HelpRequestedException() : ArgumentException("Help requested.");

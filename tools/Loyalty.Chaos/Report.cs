@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace Loyalty.Chaos;
+
+/// <summary>The run's report as a table for the terminal, CSV for spreadsheets and a web page.</summary>
+public static class Report
+{
+    private sealed record Row(string Section, string Item, string Value, string Detail = "");
+
+    public static void WriteTable(ChaosReport report, TextWriter output)
+    {
+        var o = report.Options;
+        output.WriteLine($"Loyalty chaos run: seed {o.Seed}, {report.LoadDuration.TotalSeconds:0} s of load, {o.Servers} servers on one PostgreSQL, {o.Terminals} terminals, {o.Cards} cards");
+        output.WriteLine();
+        output.WriteLine("| operation | attempted | acknowledged | refused | unknown, resolved after the run | still unknown |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var g in report.Operations.GroupBy(op => op.Kind).OrderBy(g => g.Key))
+            output.WriteLine($"| {g.Key} | {g.Count():N0} | {g.Count(x => x.Outcome == Outcome.Acknowledged):N0} | {g.Count(x => x.Outcome == Outcome.Refused):N0} | {g.Count(x => x.ResolvedAfterRun):N0} | {g.Count(x => x.Outcome is Outcome.Unknown or Outcome.InFlight):N0} |");
+        output.WriteLine($"| all | {report.Operations.Count:N0} | {report.Operations.Count(x => x.Outcome == Outcome.Acknowledged):N0} | {report.Operations.Count(x => x.Outcome == Outcome.Refused):N0} | {report.Operations.Count(x => x.ResolvedAfterRun):N0} | {report.Operations.Count(x => x.Outcome is Outcome.Unknown or Outcome.InFlight):N0} |");
+        output.WriteLine();
+        foreach (var row in Rows(report).Where(r => r.Section != "invariant"))
+            output.WriteLine($"{row.Section,-10} {row.Item,-58} {row.Value,12}  {row.Detail}");
+        output.WriteLine();
+        output.WriteLine("| invariant | checked | result |");
+        output.WriteLine("|---|---:|---|");
+        foreach (var i in report.Invariants)
+            output.WriteLine($"| {i.Name} | {i.Checked:N0} | {(i.Holds ? "holds" : $"VIOLATED ×{i.Violations.Count:N0}")} |");
+        foreach (var i in report.Invariants.Where(i => !i.Holds))
+        {
+            output.WriteLine();
+            output.WriteLine($"VIOLATED: {i.Name}");
+            foreach (var v in i.Violations.Take(InvariantResult.MaxExamples)) output.WriteLine($"  - {v}");
+        }
+        if (report.ServerExitCodes.Any(c => c != 0))
+            output.WriteLine($"A server did not stop cleanly on SIGTERM (exit codes {string.Join(", ", report.ServerExitCodes)}); see the logs in {report.RunDirectory}.");
+        output.WriteLine();
+        output.WriteLine(report.AllHold ? "All invariants hold." : $"Invariants VIOLATED. Logs and the database are kept in {report.RunDirectory}.");
+    }
+
+    public static async Task WriteCsvAsync(ChaosReport report, string path)
+    {
+        var csv = new StringBuilder("section,item,value,detail\n");
+        foreach (var r in Rows(report))
+            csv.Append(CultureInfo.InvariantCulture, $"{Csv(r.Section)},{Csv(r.Item)},{Csv(r.Value)},{Csv(r.Detail)}\n");
+        await File.WriteAllTextAsync(path, csv.ToString());
+    }
+
+    public static async Task WriteHtmlAsync(ChaosReport report, string path)
+    {
+        var html = new StringBuilder();
+        html.Append("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Loyalty chaos run</title>")
+            .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00;font-weight:bold}.ok{color:#070}</style>")
+            .Append(CultureInfo.InvariantCulture, $"<h1>Loyalty chaos run, seed {report.Options.Seed}</h1><p>{(report.AllHold ? "<span class=ok>All invariants hold.</span>" : "<span class=bad>Invariants violated.</span>")}</p>")
+            .Append("<table><tr><th>section</th><th>item</th><th>value</th><th>detail</th></tr>");
+        foreach (var r in Rows(report))
+        {
+            var css = r.Value == "VIOLATED" ? " class=bad" : r.Value == "holds" ? " class=ok" : "";
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(r.Section)}</td><td>{E(r.Item)}</td><td{css}>{E(r.Value)}</td><td>{E(r.Detail)}</td></tr>");
+        }
+        html.Append("</table></html>");
+        await File.WriteAllTextAsync(path, html.ToString());
+    }
+
+    private static IEnumerable<Row> Rows(ChaosReport report)
+    {
+        var ops = report.Operations;
+        foreach (var g in ops.GroupBy(op => op.Kind).OrderBy(g => g.Key))
+        {
+            yield return new Row("operations", $"{g.Key} attempted", N(g.Count()));
+            yield return new Row("operations", $"{g.Key} acknowledged", N(g.Count(x => x.Outcome == Outcome.Acknowledged)));
+            foreach (var refusal in g.Where(x => x.Outcome == Outcome.Refused).GroupBy(x => x.RefusedWith!.Value.ToWireName()).OrderBy(x => x.Key))
+                yield return new Row("operations", $"{g.Key} refused with {refusal.Key}", N(refusal.Count()), refusal.First().RefusalMessage ?? "");
+        }
+        yield return new Row("attempts", "calls sent (first attempts and retries)", N(report.History.Attempts));
+        yield return new Row("attempts", "retries with the same operation id", N(report.History.Retries));
+        foreach (var (status, count) in report.History.AttemptsByStatus.OrderBy(s => s.Key))
+            yield return new Row("attempts", $"answered {status}", N(count));
+        foreach (var kind in Enum.GetValues<FaultKind>())
+        {
+            var of = report.Faults.Where(f => f.Kind == kind).ToList();
+            var what = kind switch
+            {
+                FaultKind.KillServer => "server killed with SIGKILL, then restarted",
+                FaultKind.PostgresFastRestart => "PostgreSQL stopped fast, then restarted",
+                _ => "PostgreSQL crashed (stop -m immediate), then restarted",
+            };
+            yield return new Row("faults", what, N(of.Count),
+                of.Count == 0 ? "" : $"at {string.Join(", ", of.Select(f => $"{f.AtSeconds:0}s"))}; back after {of.Average(f => f.RecoveredAfterSeconds):0.0} s on average");
+        }
+        yield return new Row("faults", "calls abandoned mid-flight by a terminal, then retried", N(report.History.AbandonedCalls));
+        yield return new Row("totals", "sum of all card balances (kopecks)", N(report.Totals.CardsBalance));
+        foreach (var (kind, sum) in report.Totals.LedgerByKind)
+            yield return new Row("totals", $"ledger movements of kind {kind}", N(sum));
+        yield return new Row("totals", "sum of the effects the terminals were told", N(report.Totals.TerminalsWereTold));
+        foreach (var i in report.Invariants)
+            yield return new Row("invariant", i.Name, i.Holds ? "holds" : "VIOLATED", i.Holds ? $"{i.Checked:N0} checked" : string.Join(" | ", i.Violations.Take(InvariantResult.MaxExamples)));
+    }
+
+    private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+    private static string E(string s) => WebUtility.HtmlEncode(s);
+    private static string Csv(string s) => s.Contains(',') || s.Contains('"') || s.Contains('\n') ? $"\"{s.Replace("\"", "\"\"")}\"" : s;
+}

@@ -1,6 +1,9 @@
+using System.Diagnostics;
+using System.Net.Sockets;
 using Loyalty.Grains;
 using Loyalty.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace Loyalty.Silo;
 
@@ -35,11 +38,11 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
         }
         try
         {
-            Engine = await LoyaltyEngine.StartAsync(connectionString, new EngineOptions
+            Engine = await StartEngineWhenDatabaseIsUpAsync(connectionString, new EngineOptions
             {
                 Runtime = new() { MailboxCapacity = options.MailboxCapacity },
                 GroupCommit = new() { MaxQueuedWrites = options.MaxQueuedWrites },
-            }, TimeProvider.System, loggers, cancellationToken);
+            }, cancellationToken);
         }
         catch
         {
@@ -48,6 +51,36 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
         }
         logger.LogInformation("Loyalty engine ready: schema migrated, ledger writer running. Data directory: {Directory}.", options.DataDirectory);
     }
+
+    /// <summary>
+    /// Starts the engine, waiting for the database while it is unreachable or still recovering, up to
+    /// <see cref="SiloOptions.DatabaseWait"/> (LOYALTY_DB_WAIT_SECONDS). After a power cut or a database crash the server often comes
+    /// up before PostgreSQL does; exiting then (as it once did, found by the chaos harness) would leave
+    /// the stores without their server until someone restarted it. Errors that waiting cannot cure
+    /// (wrong password, no such database) fail at once.
+    /// </summary>
+    private async Task<LoyaltyEngine> StartEngineWhenDatabaseIsUpAsync(string connectionString, EngineOptions engineOptions, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await LoyaltyEngine.StartAsync(connectionString, engineOptions, TimeProvider.System, loggers, cancellationToken);
+            }
+            catch (Exception error) when (IsDatabaseUnreachable(error) && waited.Elapsed < options.DatabaseWait)
+            {
+                var pause = TimeSpan.FromMilliseconds(Math.Min(5_000, 250 << Math.Min(attempt, 5)));
+                logger.LogWarning("PostgreSQL is not reachable yet ({Reason}); trying again in {Pause:0.#} s (attempt {Attempt}, waiting up to {Limit:0} s in all).",
+                    error.Message, pause.TotalSeconds, attempt, options.DatabaseWait.TotalSeconds);
+                await Task.Delay(pause, cancellationToken);
+            }
+        }
+    }
+
+    private static bool IsDatabaseUnreachable(Exception error) =>
+        error is NpgsqlException { IsTransient: true } or TimeoutException or SocketException
+        || error is NpgsqlException { InnerException: SocketException or IOException or TimeoutException };
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -16,7 +16,8 @@ public sealed record SiloOptions(
     int MaxConnections,
     int MaxStreamsPerConnection,
     int MailboxCapacity,
-    int MaxQueuedWrites)
+    int MaxQueuedWrites,
+    TimeSpan DatabaseWait)
 {
     public const string DataDirectoryVariable = "LOYALTY_DATA_DIR";
     public const string DatabaseVariable = "LOYALTY_DB";
@@ -28,6 +29,7 @@ public sealed record SiloOptions(
     public const string MaxStreamsVariable = "LOYALTY_MAX_STREAMS_PER_CONNECTION";
     public const string MailboxCapacityVariable = "LOYALTY_MAILBOX_CAPACITY";
     public const string MaxQueuedWritesVariable = "LOYALTY_MAX_QUEUED_WRITES";
+    public const string DatabaseWaitVariable = "LOYALTY_DB_WAIT_SECONDS";
 
     public const string DefaultGrpcUrl = "http://127.0.0.1:5080";
     public const string DefaultHttpUrl = "http://127.0.0.1:5081";
@@ -61,7 +63,9 @@ public sealed record SiloOptions(
             Number(configuration, MaxConnectionsVariable, 10_000, 1, 1_000_000),
             Number(configuration, MaxStreamsVariable, 256, 1, 10_000),
             Number(configuration, MailboxCapacityVariable, new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity, 1, 100_000),
-            Number(configuration, MaxQueuedWritesVariable, new Grains.Storage.GroupCommitOptions().MaxQueuedWrites, 1, 1_000_000));
+            Number(configuration, MaxQueuedWritesVariable, new Grains.Storage.GroupCommitOptions().MaxQueuedWrites, 1, 1_000_000),
+            // After a power cut the server often comes up before PostgreSQL; two minutes covers a crash recovery.
+            TimeSpan.FromSeconds(Number(configuration, DatabaseWaitVariable, 120, 0, 3_600)));
     }
 
     private static string? Value(IConfiguration configuration, string name) =>

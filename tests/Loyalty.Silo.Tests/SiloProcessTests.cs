@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Loyalty.Grains.Storage;
 using Npgsql;
 
 namespace Loyalty.Silo.Tests;
@@ -113,11 +114,29 @@ public sealed class SiloProcessTests : IDisposable
     public async Task With_LOYALTY_DB_pointing_nowhere_the_server_refuses_to_start_rather_than_run_without_its_database()
     {
         var nowhere = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = 1, Username = "x", Password = "y", Database = "z", Timeout = 2 };
-        using var silo = Start(("LOYALTY_DB", nowhere.ConnectionString));
+        using var silo = Start(("LOYALTY_DB", nowhere.ConnectionString), ("LOYALTY_DB_WAIT_SECONDS", "1"));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await silo.Process.WaitForExitAsync(timeout.Token);
 
-        Assert.NotEqual(0, silo.Process.ExitCode);
+        // Exit code 1 with one sentence, not an unhandled exception (SIGABRT, 134) with a stack trace.
+        Assert.Equal(1, silo.Process.ExitCode);
+        Assert.Contains("The server did not start: Failed to connect to 127.0.0.1:1", silo.Output);
+        Assert.DoesNotContain("Unhandled exception", silo.Output);
         Assert.DoesNotContain("Password=y", silo.Output);
+    }
+
+    /// <summary>Found by the chaos harness: a server restarted while PostgreSQL was down crashed instead of waiting for it.</summary>
+    [Fact]
+    public async Task A_server_started_while_its_database_is_down_waits_for_it_and_then_serves()
+    {
+        await using var postgres = await EmbeddedPostgres.StartAsync(Path.Combine(_dataDirectory, "external-pg"));
+        var connectionString = await postgres.CreateDatabaseAsync("waits");
+        await postgres.InterruptAsync("immediate");
+
+        using var silo = Start(("LOYALTY_DB", connectionString));
+        await silo.WaitForLineAsync("PostgreSQL is not reachable yet", TimeSpan.FromSeconds(60));
+        await postgres.StartAgainAsync();
+        await silo.WaitForLineAsync("Serving gRPC on http://127.0.0.1:", TimeSpan.FromSeconds(90));
+        Assert.Equal(0, await silo.TerminateAsync());
     }
 }

@@ -50,19 +50,21 @@ public sealed class ChaosCluster : IAsyncDisposable
     }
 }
 
-public enum FaultKind { KillServer, PostgresFastRestart, PostgresCrash }
+public enum FaultKind { KillServer, PostgresFastRestart, PostgresCrash, ServerRestartDuringDatabaseOutage }
 
-public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds, double DownSeconds, double RecoveredAfterSeconds);
+/// <summary>One fault injected; <paramref name="Error"/> says what did not come back, if anything.</summary>
+public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds, double DownSeconds, double RecoveredAfterSeconds, string? Error = null);
 
 /// <summary>
 /// Injects one fault every few seconds, in turn: a server killed with SIGKILL and started again, PostgreSQL
 /// stopped "fast" (sessions terminated, checkpoint) and started again, PostgreSQL stopped "immediate"
-/// (a crash: recovery replays the WAL). A fault under way is always finished, so the cluster is whole
+/// (a crash: recovery replays the WAL), and a server killed and started again while PostgreSQL is
+/// down (as after a power cut, when the server may come up before its database). A fault under way is always finished, so the cluster is whole
 /// when the run ends.
 /// </summary>
 public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Action<string> progress)
 {
-    private static readonly FaultKind[] Rotation = [FaultKind.KillServer, FaultKind.PostgresFastRestart, FaultKind.PostgresCrash];
+    private static readonly FaultKind[] Rotation = [FaultKind.KillServer, FaultKind.PostgresFastRestart, FaultKind.PostgresCrash, FaultKind.ServerRestartDuringDatabaseOutage];
     private readonly List<FaultRecord> _injected = [];
 
     public IReadOnlyList<FaultRecord> Injected => _injected;
@@ -89,29 +91,78 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
             var down = TimeSpan.FromMilliseconds(rng.Next(1_000, 3_000));
             var at = clock.Elapsed.TotalSeconds;
             var watch = Stopwatch.StartNew();
-            string target;
-            switch (kind)
+            var target = "";
+            string? error = null;
+            try
             {
-                case FaultKind.KillServer:
-                    var server = cluster.Servers[rng.Next(cluster.Servers.Count)];
-                    target = server.Name;
-                    progress($"fault: kill -9 {server.Name}");
-                    server.Kill();
-                    await Task.Delay(down, CancellationToken.None);
-                    await server.StartAsync(CancellationToken.None);
-                    break;
-                default:
-                    var mode = kind == FaultKind.PostgresFastRestart ? "fast" : "immediate";
-                    target = "postgres";
-                    progress($"fault: PostgreSQL stop -m {mode}");
-                    await cluster.Postgres.InterruptAsync(mode);
-                    await Task.Delay(down, CancellationToken.None);
-                    await cluster.Postgres.StartAgainAsync(CancellationToken.None);
-                    break;
+                target = await InjectAsync(kind, rng, down);
             }
-            _injected.Add(new FaultRecord(kind, target, at, down.TotalSeconds, watch.Elapsed.TotalSeconds));
+            catch (Exception failure) when (failure is InvalidOperationException or TimeoutException or IOException)
+            {
+                // A fault the cluster did not recover from is a finding, not the end of the run: it is
+                // reported as a violation, and everything is brought back so the books can be checked.
+                error = failure.Message;
+                progress($"fault: {kind} was not recovered from: {failure.Message}");
+                await BringBackAsync();
+            }
+            _injected.Add(new FaultRecord(kind, target, at, down.TotalSeconds, watch.Elapsed.TotalSeconds, error));
             Interlocked.Increment(ref _count);
             progress($"fault: {target} back after {watch.Elapsed.TotalSeconds:0.0} s");
+        }
+    }
+
+    /// <summary>Injects one fault and waits until what it took down is back; returns what was hit.</summary>
+    private async Task<string> InjectAsync(FaultKind kind, Random rng, TimeSpan down)
+    {
+        var server = cluster.Servers[rng.Next(cluster.Servers.Count)];
+        switch (kind)
+        {
+            case FaultKind.KillServer:
+                progress($"fault: kill -9 {server.Name}");
+                server.Kill();
+                await Task.Delay(down, CancellationToken.None);
+                await server.StartAsync(CancellationToken.None);
+                return server.Name;
+            case FaultKind.ServerRestartDuringDatabaseOutage:
+                progress($"fault: PostgreSQL stop -m immediate, kill -9 {server.Name}, start {server.Name} before PostgreSQL");
+                await cluster.Postgres.InterruptAsync("immediate");
+                server.Kill();
+                var starting = server.StartAsync(CancellationToken.None);
+                await Task.Delay(down, CancellationToken.None);
+                await cluster.Postgres.StartAgainAsync(CancellationToken.None);
+                await starting;
+                return $"{server.Name} and postgres";
+            default:
+                var mode = kind == FaultKind.PostgresFastRestart ? "fast" : "immediate";
+                progress($"fault: PostgreSQL stop -m {mode}");
+                await cluster.Postgres.InterruptAsync(mode);
+                await Task.Delay(down, CancellationToken.None);
+                await cluster.Postgres.StartAgainAsync(CancellationToken.None);
+                return "postgres";
+        }
+    }
+
+    /// <summary>After a fault that did not heal: PostgreSQL and every server started again, whatever state they are in.</summary>
+    private async Task BringBackAsync()
+    {
+        try
+        {
+            await cluster.Postgres.StartAgainAsync(CancellationToken.None);
+        }
+        catch (InvalidOperationException)
+        {
+            // It was running.
+        }
+        foreach (var server in cluster.Servers.Where(s => !s.IsRunning))
+        {
+            try
+            {
+                await server.StartAsync(CancellationToken.None);
+            }
+            catch (Exception failure) when (failure is InvalidOperationException or TimeoutException)
+            {
+                progress($"{server.Name} could not be started again: {failure.Message}");
+            }
         }
     }
 }

@@ -25,6 +25,13 @@ public sealed record ChaosOptions
     public int Stores { get; init; } = 4;
     /// <summary>Seconds between faults (--fault-every); 0 runs without server or database faults.</summary>
     public int FaultEverySeconds { get; init; } = 15;
+    /// <summary>
+    /// How long a terminal retries one operation before moving on (--retry-seconds); what is still
+    /// unknown then is resolved after the run by retrying with the same id. Short budgets exercise that.
+    /// </summary>
+    public int RetrySeconds { get; init; } = 25;
+    /// <summary>Share of operations on one hot card (--hot-share), which every server then fights over.</summary>
+    public double HotCardShare { get; init; } = 0.1;
     /// <summary>Share of calls a terminal walks away from mid-flight and then retries (--abandon-rate).</summary>
     public double AbandonRate { get; init; } = 0.03;
     /// <summary>Opening balance of every card, in kopecks.</summary>
@@ -36,7 +43,8 @@ public sealed record ChaosOptions
 
     public const string Usage = """
         Usage: ./chaos.sh [--seconds N] [--seed N] [--servers N] [--terminals N] [--cards N] [--stores N]
-                          [--fault-every SECONDS] [--abandon-rate 0..1] [--csv FILE] [--html FILE] [--keep]
+                          [--fault-every SECONDS] [--retry-seconds N] [--abandon-rate 0..1] [--hot-share 0..1]
+                          [--csv FILE] [--html FILE] [--keep]
         Starts a private PostgreSQL and N servers on 127.0.0.1, runs a POS workload through all of them
         while killing servers (SIGKILL) and restarting PostgreSQL (fast, then immediate), then checks the
         ledger against every answer the terminals got. Exit code 0: every invariant held; 1: a violation;
@@ -67,6 +75,8 @@ public sealed record ChaosOptions
                 "--stores" => options with { Stores = Int(1, 100) },
                 "--fault-every" => options with { FaultEverySeconds = Int(0, 3_600) },
                 "--abandon-rate" => options with { AbandonRate = Rate(args[i], Next()) },
+                "--hot-share" => options with { HotCardShare = Rate(args[i], Next()) },
+                "--retry-seconds" => options with { RetrySeconds = Int(1, 600) },
                 "--csv" => options with { CsvPath = Next() },
                 "--html" => options with { HtmlPath = Next() },
                 "--keep" => options with { Keep = true },

@@ -17,7 +17,7 @@ public sealed record ChaosReport(
     IReadOnlyList<int> ServerExitCodes,
     string RunDirectory)
 {
-    public bool AllHold => Invariants.All(i => i.Holds) && ServerExitCodes.All(c => c == 0);
+    public bool AllHold => Invariants.All(i => i.Holds);
 }
 
 /// <summary>
@@ -77,13 +77,18 @@ public static class ChaosRun
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             budget.CancelAfter(ResolutionBudget);
             await Parallel.ForEachAsync(unknown, new ParallelOptions { MaxDegreeOfParallelism = ResolutionParallelism, CancellationToken = CancellationToken.None },
-                async (op, _) => await workload.ResolveAsync(op, budget.Token));
+                async (op, _) => await workload.ResolveAsync(op, ResolutionBudget, budget.Token));
         }
 
         progress("stopping the servers with SIGTERM");
         var exitCodes = await cluster.StopServersAsync();
         progress("checking the ledger against every answer");
-        var (invariants, totals) = await Checks.RunAsync(cluster.ConnectionString, history, options);
+        var (checks, totals) = await Checks.RunAsync(cluster.ConnectionString, history, options);
+        var invariants = checks.Append(new InvariantResult("every server and PostgreSQL came back after every fault", faults.Injected.Count,
+                [.. faults.Injected.Where(f => f.Error is not null).Select(f => $"{f.Kind} at {f.AtSeconds:0} s: {f.Error}")]))
+            .Append(new InvariantResult("every server stopped cleanly on SIGTERM after the run", exitCodes.Length,
+                [.. exitCodes.Select((code, i) => code == 0 ? null : $"{cluster.Servers[i].Name} exited with {code}; see {cluster.Servers[i].LogPath}.").OfType<string>()]))
+            .ToList();
         var report = new ChaosReport(options, loadDuration, history.Operations.ToList(), history, faults.Injected, invariants, totals, exitCodes, runDirectory);
         await cluster.DisposeAsync();
         if (report.AllHold && !options.Keep) TryDelete(runDirectory);

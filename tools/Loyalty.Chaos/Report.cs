@@ -84,6 +84,7 @@ public static class Report
             {
                 FaultKind.KillServer => "server killed with SIGKILL, then restarted",
                 FaultKind.PostgresFastRestart => "PostgreSQL stopped fast, then restarted",
+                FaultKind.ServerRestartDuringDatabaseOutage => "server killed and restarted while PostgreSQL was down",
                 _ => "PostgreSQL crashed (stop -m immediate), then restarted",
             };
             yield return new Row("faults", what, N(of.Count),

@@ -16,8 +16,6 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
 {
     /// <summary>Deadline of one call; a server that takes longer is treated as down for this attempt.</summary>
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
-    /// <summary>How long a terminal keeps retrying one operation before it leaves it for the after-run resolution.</summary>
-    public static readonly TimeSpan RetryBudget = TimeSpan.FromSeconds(25);
     /// <summary>Receipts a terminal remembers for later refunds.</summary>
     private const int MaxRememberedReceipts = 32;
 
@@ -37,14 +35,14 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
     /// Sends an operation whose outcome stayed unknown again, with its id and request, until a server
     /// answers definitely: then it counts as what that answer says.
     /// </summary>
-    public async Task ResolveAsync(OpRecord op, CancellationToken cancellationToken)
+    public async Task ResolveAsync(OpRecord op, TimeSpan retryFor, CancellationToken cancellationToken)
     {
         var key = op.Kind is OpKind.Adjust or OpKind.OpeningCredit ? adminKey : posKeys[StoreOf(op.Terminal, options.Stores)];
         var clients = servers.Select(s => LoyaltyClient.Create(s.ToString(), key, CallTimeout)).ToArray();
         try
         {
             op.ResolvedAfterRun = true;
-            await ExecuteAsync(op, new Random(op.GetHashCode()), clients, key, allowAbandon: false, cancellationToken);
+            await ExecuteAsync(op, new Random(op.GetHashCode()), clients, key, allowAbandon: false, retryFor, cancellationToken);
         }
         finally
         {
@@ -66,7 +64,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
         {
             while (!stop.IsCancellationRequested)
             {
-                var card = cards[rng.Next(cards.Count)];
+                var card = rng.NextDouble() < options.HotCardShare ? cards[0] : cards[rng.Next(cards.Count)];
                 var roll = rng.NextDouble();
                 if (roll < 0.45)
                 {
@@ -83,7 +81,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                         (holdId, holdAmount) = (reply.HoldId, reply.Amount);
                         return (new Effect(0, reply.Amount), reply.Card.Version);
                     });
-                    if (!await ExecuteAsync(redeem, rng, pos, posKey, allowAbandon: true, CancellationToken.None)) continue;
+                    if (!await ExecuteAsync(redeem, rng, pos, posKey, allowAbandon: true, TimeSpan.FromSeconds(options.RetrySeconds), CancellationToken.None)) continue;
                     var hold = holdId!;
                     var held = holdAmount;
                     if (rng.NextDouble() < 0.85)
@@ -93,7 +91,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                             var reply = await client.CommitAsync(new CommitRequest { OperationId = id, CardNumber = card, Receipt = receipt, HoldId = hold }, null, ct);
                             return (new Effect(reply.Accrued - reply.Redeemed, -held), reply.Card.Version);
                         });
-                        if (await ExecuteAsync(commit, rng, pos, posKey, allowAbandon: true, CancellationToken.None))
+                        if (await ExecuteAsync(commit, rng, pos, posKey, allowAbandon: true, TimeSpan.FromSeconds(options.RetrySeconds), CancellationToken.None))
                             Remember(committed, card, receipt);
                     }
                     else
@@ -103,7 +101,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                             var reply = await client.CancelAsync(new CancelRequest { OperationId = id, HoldId = hold }, null, ct);
                             return (new Effect(0, -reply.Released), reply.Card.Version);
                         });
-                        await ExecuteAsync(cancel, rng, pos, posKey, allowAbandon: true, CancellationToken.None);
+                        await ExecuteAsync(cancel, rng, pos, posKey, allowAbandon: true, TimeSpan.FromSeconds(options.RetrySeconds), CancellationToken.None);
                     }
                 }
                 else if (roll < 0.75 || (roll < 0.90 && committed.Count == 0))
@@ -114,7 +112,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                         var reply = await client.CommitAsync(new CommitRequest { OperationId = id, CardNumber = card, Receipt = receipt }, null, ct);
                         return (new Effect(reply.Accrued - reply.Redeemed, 0), reply.Card.Version);
                     });
-                    if (await ExecuteAsync(commit, rng, pos, posKey, allowAbandon: true, CancellationToken.None))
+                    if (await ExecuteAsync(commit, rng, pos, posKey, allowAbandon: true, TimeSpan.FromSeconds(options.RetrySeconds), CancellationToken.None))
                         Remember(committed, card, receipt);
                 }
                 else if (roll < 0.90)
@@ -130,7 +128,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                         var reply = await client.RefundAsync(request, null, ct);
                         return (new Effect(reply.RedeemRestored - reply.AccrualReversed, 0), reply.Card.Version);
                     });
-                    await ExecuteAsync(refund, rng, pos, posKey, allowAbandon: true, CancellationToken.None);
+                    await ExecuteAsync(refund, rng, pos, posKey, allowAbandon: true, TimeSpan.FromSeconds(options.RetrySeconds), CancellationToken.None);
                 }
                 else
                 {
@@ -141,7 +139,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                         var reply = await client.AdjustAsync(new AdjustRequest { OperationId = id, CardNumber = card, Amount = amount, Reason = "chaos: goodwill or correction" }, null, ct);
                         return (new Effect(amount, 0), reply.Version);
                     });
-                    await ExecuteAsync(adjust, rng, office, adminKey, allowAbandon: true, CancellationToken.None);
+                    await ExecuteAsync(adjust, rng, office, adminKey, allowAbandon: true, TimeSpan.FromSeconds(options.RetrySeconds), CancellationToken.None);
                 }
             }
         }
@@ -164,7 +162,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
     /// Sends until a definite answer or the retry budget runs out. Returns true if acknowledged.
     /// Outcomes are recorded on <paramref name="op"/>.
     /// </summary>
-    private async Task<bool> ExecuteAsync(OpRecord op, Random rng, LoyaltyClient[] clients, string apiKey, bool allowAbandon, CancellationToken cancellationToken)
+    private async Task<bool> ExecuteAsync(OpRecord op, Random rng, LoyaltyClient[] clients, string apiKey, bool allowAbandon, TimeSpan retryFor, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var server = rng.Next(clients.Length);
@@ -203,7 +201,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                 history.CountAttempt("ABANDONED", attempt > 0);
                 history.CountAbandoned();
             }
-            if (Stopwatch.GetElapsedTime(started) > RetryBudget || cancellationToken.IsCancellationRequested)
+            if (Stopwatch.GetElapsedTime(started) > retryFor || cancellationToken.IsCancellationRequested)
             {
                 op.Outcome = Outcome.Unknown;
                 Interlocked.Increment(ref _unknown);

@@ -253,6 +253,59 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// An outage on purpose, for overload tests and benchmarks: stops the server with <c>pg_ctl stop -m
+    /// <paramref name="mode"/></c> (fast or immediate), runs <paramref name="whileDown"/>, then starts it
+    /// again on the same port, so connection strings already handed out (and other processes' pools)
+    /// reach it again without being told. Returns when it accepts connections.
+    /// </summary>
+    public async Task RestartAsync(string mode, Func<Task> whileDown, CancellationToken cancellationToken = default)
+    {
+        if (mode is not ("smart" or "fast" or "immediate"))
+            throw new ArgumentException($"The stop mode must be smart, fast or immediate; \"{mode}\" was given.", nameof(mode));
+        await _stopLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            _log?.Invoke($"stopping PostgreSQL in {Directory} (-m {mode}) for a restart on port {Port}");
+            var stop = await RunAsync(Path.Combine(BinDirectory, "pg_ctl"),
+                ["stop", "-D", Directory, "-m", mode, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)],
+                _runAsServiceUser, CancellationToken.None).ConfigureAwait(false);
+            if (stop.ExitCode != 0)
+                throw new InvalidOperationException($"pg_ctl stop failed for {Directory} (exit code {stop.ExitCode}): {stop.Output}");
+            try
+            {
+                await whileDown().ConfigureAwait(false);
+            }
+            finally
+            {
+                // Started again whatever happened while it was down: a test or benchmark that failed in
+                // between must not leave the cluster stopped for its own cleanup.
+                var logFile = Path.Combine(Directory, "log", "server.log");
+                var logOffset = File.Exists(logFile) ? new FileInfo(logFile).Length : 0;
+                var start = await RunAsync(Path.Combine(BinDirectory, "pg_ctl"),
+                    [
+                        "start", "-D", Directory, "-l", logFile, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        "-o", $"-c port={Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+                    ],
+                    _runAsServiceUser, CancellationToken.None).ConfigureAwait(false);
+                if (start.ExitCode != 0)
+                {
+                    _stopped = true; // nothing runs any more; a later StopAsync has nothing to do
+                    throw new InvalidOperationException(
+                        $"PostgreSQL did not start again on port {Port} (pg_ctl exit code {start.ExitCode}; the port may have been taken meanwhile).{Environment.NewLine}" +
+                        $"{start.Output}{Environment.NewLine}Last lines of {logFile}:{Environment.NewLine}{ReadLogTail(logFile, logOffset)}");
+                }
+                await WaitUntilAcceptingAsync(ConnectionString, StartTimeout, CancellationToken.None).ConfigureAwait(false);
+                _log?.Invoke($"PostgreSQL listening again on 127.0.0.1:{Port}");
+            }
+        }
+        finally
+        {
+            _stopLock.Release();
+        }
+    }
+
     /// <summary>Same as <see cref="StopAsync"/>.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 

@@ -294,6 +294,26 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         await WaitUntilAcceptingAsync(ConnectionString, StartTimeout, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// An outage on purpose, for overload tests and benchmarks: <see cref="InterruptAsync"/>, then
+    /// <paramref name="whileDown"/>, then <see cref="StartAgainAsync"/> whatever happened meanwhile, so a
+    /// test that failed in between does not leave the cluster stopped for its own cleanup.
+    /// </summary>
+    public async Task RestartAsync(string mode, Func<Task> whileDown, CancellationToken cancellationToken = default)
+    {
+        await InterruptAsync(mode).ConfigureAwait(false);
+        try
+        {
+            await whileDown().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Not cancellable: a cancelled caller must still get its cluster back.
+            await StartAgainAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
     /// <summary>Same as <see cref="StopAsync"/>.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 

@@ -34,6 +34,9 @@ public sealed class BenchDatabase : IAsyncDisposable
     /// <summary>The temporary cluster's data directory, for reading its server's CPU use; null for an external server.</summary>
     public string? LocalDataDirectory => _cluster?.Directory;
 
+    /// <summary>The temporary cluster, which the overload benchmark stops and starts again; null for an external server.</summary>
+    public EmbeddedPostgres? Cluster => _cluster;
+
     public string Description => _external is not null
         ? $"external server ({Redacted(_external)}) from {ExternalVariable}"
         : $"temporary cluster in {_cluster!.Directory}";

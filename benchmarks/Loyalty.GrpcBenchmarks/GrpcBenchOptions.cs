@@ -36,6 +36,12 @@ public sealed record GrpcBenchOptions
           --csv PATH          also write the result rows as CSV to PATH
           --html PATH         also write the result as a web page to PATH
           --no-pgbench        skip the pgbench reference run (no ratio is printed then)
+          --overload          instead of the throughput run: bounded overload scenarios (about a minute in all, each
+                              stops by itself) — (a) 2,000 calls at once on one card, default mailbox; (b) 1,000 writers
+                              at once on their own cards against a server with LOYALTY_MAX_QUEUED_WRITES=64; (c) 64
+                              callers while the benchmark's PostgreSQL is stopped for 3 s and started again (skipped with
+                              LOYALTY_DB). Prints calls, OK, RESOURCE_EXHAUSTED, UNAVAILABLE, other and the latencies of
+                              answers and refusals; other options are ignored
           -h, --help          show this text
 
         Database: the connection string in LOYALTY_DB if set (its role must be allowed to CREATE DATABASE;
@@ -54,6 +60,7 @@ public sealed record GrpcBenchOptions
     public string? HtmlPath { get; init; }
     public bool Pgbench { get; init; } = true;
     public bool Help { get; init; }
+    public bool Overload { get; init; }
 
     /// <summary>Parses and cross-checks the arguments; throws <see cref="ArgumentException"/> with a sentence naming the bad flag.</summary>
     public static GrpcBenchOptions Parse(IReadOnlyList<string> args)
@@ -81,10 +88,11 @@ public sealed record GrpcBenchOptions
                 "--csv" => options with { CsvPath = Value() },
                 "--html" => options with { HtmlPath = Value() },
                 "--no-pgbench" => options with { Pgbench = false },
+                "--overload" => options with { Overload = true },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
         }
-        if (options.Help) return options;
+        if (options.Help || options.Overload) return options;
 
         var most = options.Calls.Max();
         if (options.Cards < most)

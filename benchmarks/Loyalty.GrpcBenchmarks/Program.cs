@@ -41,6 +41,8 @@ using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, cont
     cancel.Cancel();
 });
 
+if (options.Overload) return await RunOverloadAsync();
+
 // pgbench's clients: the reference point, whatever --calls says.
 const int PgbenchClients = 64;
 // The target: receipts/s at least this many times pgbench's transactions/s (a receipt is two durable writes).
@@ -175,6 +177,63 @@ async Task RunServerAsync(string serverDatabase, string serverDirectory, int? po
         }
         if (server.SuppressedLines > 0) Console.Error.WriteLine($"({server.SuppressedLines} more server lines were not echoed)");
     }
+}
+
+// --overload: the bounded overload scenarios on a fresh database, their table, and the invariants afterwards.
+async Task<int> RunOverloadAsync()
+{
+    var problems = new List<string>();
+    IReadOnlyList<string>? violations = null;
+    OverloadRun? overload = null;
+    try
+    {
+        await using var database = await BenchDatabase.OpenAsync(line => Console.Error.WriteLine($"postgres: {line}"), cancel.Token);
+        var runId = RandomNumberGenerator.GetInt32(100_000, 1_000_000).ToString(CultureInfo.InvariantCulture);
+        Console.Error.WriteLine($"database: {database.Description}; {Environment.ProcessorCount} cores; run id {runId}");
+        var serverDatabase = await database.CreateDatabaseAsync($"grpcbench_{runId}_overload", cancel.Token);
+        var directory = BenchDatabase.CreateTempDirectory("loyalty-grpcbench-overload");
+        overload = new OverloadRun(database, serverDatabase, cancel.Token);
+        try
+        {
+            await overload.RunAsync(directory, problems);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancel.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"overload benchmark failed: {Describe(error)}");
+            problems.Add(error.Message);
+        }
+        finally
+        {
+            BenchDatabase.TryDelete(directory);
+        }
+        // Checked once the servers have stopped, so their writers have flushed everything they acknowledged.
+        Console.Error.WriteLine("checking the ledger invariants and the refused calls on the servers' database");
+        await overload.CheckRefusalsChangedNothingAsync(problems);
+        await using (var dataSource = NpgsqlDataSource.Create(serverDatabase))
+            violations = await InvariantChecker.CheckAsync(dataSource, cancel.Token);
+    }
+    catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+    {
+        Console.Error.WriteLine("interrupted; partial results follow");
+        problems.Add("The run was interrupted.");
+    }
+    catch (Exception error)
+    {
+        Console.Error.WriteLine($"overload benchmark failed: {Describe(error)}");
+        problems.Add(error.Message);
+    }
+
+    overload?.Write(Console.Out);
+    Console.Out.WriteLine(violations switch
+    {
+        null => "invariants: not checked (the run failed before the check)",
+        { Count: 0 } => "invariants: OK",
+        var found => $"invariants: {found.Count} violations",
+    });
+    foreach (var line in violations ?? []) Console.Out.WriteLine($"  {line}");
+    foreach (var problem in problems) Console.Error.WriteLine($"failure: {problem}");
+    if (problems.Count > 0) return 2;
+    return violations is { Count: > 0 } ? 1 : 0;
 }
 
 // Our own failures carry full sentences; anything else gets its stack trace, since it is a bug to find.

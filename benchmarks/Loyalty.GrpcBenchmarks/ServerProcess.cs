@@ -34,7 +34,8 @@ public sealed partial class ServerProcess : IDisposable
 
     public string Tail => string.Join(Environment.NewLine, _tail);
 
-    public static ServerProcess Start(string connectionString, string dataDirectory)
+    /// <param name="environment">Extra settings for this server (e.g. LOYALTY_MAX_QUEUED_WRITES), on top of the ones every run sets.</param>
+    public static ServerProcess Start(string connectionString, string dataDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Loyalty.Silo.dll");
         if (!File.Exists(dll))
@@ -51,6 +52,7 @@ public sealed partial class ServerProcess : IDisposable
         // Port 0: the system picks free ports, so the benchmark never collides with a server already running.
         start.Environment["LOYALTY_GRPC_URL"] = "http://127.0.0.1:0";
         start.Environment["LOYALTY_HTTP_URL"] = "http://127.0.0.1:0";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var server = new ServerProcess(process);
         process.OutputDataReceived += (_, e) => server.OnLine(e.Data);

@@ -50,7 +50,7 @@ public sealed class ChaosCluster : IAsyncDisposable
     }
 }
 
-public enum FaultKind { KillServer, PostgresFastRestart, PostgresCrash, ServerRestartDuringDatabaseOutage }
+public enum FaultKind { KillServer, PostgresFastRestart, PostgresCrash, ServerRestartDuringDatabaseOutage, PostgresFreeze }
 
 /// <summary>One fault injected; <paramref name="Error"/> says what did not come back, if anything.</summary>
 public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds, double DownSeconds, double RecoveredAfterSeconds, string? Error = null);
@@ -59,12 +59,14 @@ public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds
 /// Injects one fault every few seconds, in turn: a server killed with SIGKILL and started again, PostgreSQL
 /// stopped "fast" (sessions terminated, checkpoint) and started again, PostgreSQL stopped "immediate"
 /// (a crash: recovery replays the WAL), and a server killed and started again while PostgreSQL is
-/// down (as after a power cut, when the server may come up before its database). A fault under way is always finished, so the cluster is whole
+/// down (as after a power cut, when the server may come up before its database), and PostgreSQL frozen
+/// with SIGSTOP for longer than a call's deadline (a hung host or a network black hole: connections
+/// stay open but nothing answers, so writes time out at the client and commit later). A fault under way is always finished, so the cluster is whole
 /// when the run ends.
 /// </summary>
 public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Action<string> progress)
 {
-    private static readonly FaultKind[] Rotation = [FaultKind.KillServer, FaultKind.PostgresFastRestart, FaultKind.PostgresCrash, FaultKind.ServerRestartDuringDatabaseOutage];
+    private static readonly FaultKind[] Rotation = [FaultKind.KillServer, FaultKind.PostgresFastRestart, FaultKind.PostgresCrash, FaultKind.ServerRestartDuringDatabaseOutage, FaultKind.PostgresFreeze];
     private readonly List<FaultRecord> _injected = [];
 
     public IReadOnlyList<FaultRecord> Injected => _injected;
@@ -132,6 +134,21 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
                 await cluster.Postgres.StartAgainAsync(CancellationToken.None);
                 await starting;
                 return $"{server.Name} and postgres";
+            case FaultKind.PostgresFreeze:
+                // Longer than a call's deadline, so some writes are answered DEADLINE_EXCEEDED and commit afterwards.
+                var frozenFor = Workload.CallTimeout + TimeSpan.FromMilliseconds(rng.Next(0, 3_000));
+                var processes = PostgresProcesses(cluster.Postgres.Directory);
+                progress($"fault: PostgreSQL frozen (SIGSTOP to {processes.Count} processes) for {frozenFor.TotalSeconds:0.0} s");
+                await SignalAsync("STOP", processes);
+                try
+                {
+                    await Task.Delay(frozenFor, CancellationToken.None);
+                }
+                finally
+                {
+                    await SignalAsync("CONT", processes);
+                }
+                return "postgres";
             default:
                 var mode = kind == FaultKind.PostgresFastRestart ? "fast" : "immediate";
                 progress($"fault: PostgreSQL stop -m {mode}");
@@ -164,5 +181,34 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
                 progress($"{server.Name} could not be started again: {failure.Message}");
             }
         }
+    }
+
+    /// <summary>The postmaster (first line of postmaster.pid) and its children, from /proc.</summary>
+    private static List<int> PostgresProcesses(string dataDirectory)
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(dataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+        var processes = new List<int> { postmaster };
+        foreach (var stat in Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "stat")))
+        {
+            try
+            {
+                // pid (comm) state ppid ...: comm may hold spaces, so the fields are read after its ')'.
+                var text = File.ReadAllText(stat);
+                var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == postmaster)
+                    processes.Add(int.Parse(text[..text.IndexOf(' ')], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // Not a process directory, or the process has just gone.
+            }
+        }
+        return processes;
+    }
+
+    private static async Task SignalAsync(string signal, IReadOnlyList<int> processes)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", .. processes.Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        await kill.WaitForExitAsync();
     }
 }

@@ -21,7 +21,7 @@ public static class Report
         output.WriteLine($"| all | {report.Operations.Count:N0} | {report.Operations.Count(x => x.Outcome == Outcome.Acknowledged):N0} | {report.Operations.Count(x => x.Outcome == Outcome.Refused):N0} | {report.Operations.Count(x => x.ResolvedAfterRun):N0} | {report.Operations.Count(x => x.Outcome is Outcome.Unknown or Outcome.InFlight):N0} |");
         output.WriteLine();
         foreach (var row in Rows(report).Where(r => r.Section != "invariant"))
-            output.WriteLine($"{row.Section,-10} {row.Item,-58} {row.Value,12}  {row.Detail}");
+            output.WriteLine($"{row.Section,-10} {row.Item,-64} {row.Value,12}  {row.Detail}");
         output.WriteLine();
         output.WriteLine("| invariant | checked | result |");
         output.WriteLine("|---|---:|---|");
@@ -85,6 +85,7 @@ public static class Report
                 FaultKind.KillServer => "server killed with SIGKILL, then restarted",
                 FaultKind.PostgresFastRestart => "PostgreSQL stopped fast, then restarted",
                 FaultKind.ServerRestartDuringDatabaseOutage => "server killed and restarted while PostgreSQL was down",
+                FaultKind.PostgresFreeze => "PostgreSQL frozen (SIGSTOP) past the call deadline, then resumed",
                 _ => "PostgreSQL crashed (stop -m immediate), then restarted",
             };
             yield return new Row("faults", what, N(of.Count),

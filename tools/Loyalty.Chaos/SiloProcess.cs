@@ -132,10 +132,20 @@ public sealed class SiloProcess : IDisposable
         lock (_logLock) File.AppendAllText(_logPath, line + Environment.NewLine);
     }
 
+    /// <summary>Ports handed out in this process: a port released by one probe can be the next probe's answer.</summary>
+    private static readonly HashSet<int> Given = [];
+
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (Given)
+        {
+            while (true)
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                if (Given.Add(port)) return port;
+            }
+        }
     }
 }

@@ -84,7 +84,9 @@ public static class Checks
             })));
 
         var byKind = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        await foreach (var r in Rows(dataSource, "SELECT kind, sum(amount)::bigint FROM ledger GROUP BY kind"))
+        // Opening balances are adjustments in the ledger; they are shown apart as what was issued.
+        await foreach (var r in Rows(dataSource,
+            $"SELECT CASE WHEN operation_id LIKE 'chaos-{options.Seed}-open-%' THEN 'Issued (opening balances)' ELSE kind END, sum(amount)::bigint FROM ledger GROUP BY 1"))
             byKind[r.GetString(0)] = r.GetInt64(1);
         var totals = new Totals(cards.Values.Sum(c => c.Balance), byKind, acknowledged.Sum(o => o.Effect.Balance));
         var ledgerTotal = byKind.Values.Sum();

@@ -16,6 +16,16 @@ public sealed class GrpcEndpointOptions
     /// <summary>A grpc-timeout above this is cut to it, so no call can hold server resources for days.</summary>
     public TimeSpan MaxDeadline { get; init; } = TimeSpan.FromMinutes(10);
 
+    public static readonly TimeSpan DefaultRequestMessageTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a request message may take to arrive in full once the server waits for it; then the
+    /// call ends with DEADLINE_EXCEEDED. Without it a client that sends half a message and stalls
+    /// (or trickles it) holds a stream and its buffered bytes for as long as the connection lives.
+    /// A register on a poor link sends a receipt of a few KiB in well under a second.
+    /// </summary>
+    public TimeSpan RequestMessageTimeout { get; init; } = DefaultRequestMessageTimeout;
+
     /// <summary>
     /// Turns an application exception into a status; null means "not one of mine" and gives INTERNAL.
     /// The gRPC layer knows nothing of the application's error types.

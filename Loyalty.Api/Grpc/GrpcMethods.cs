@@ -228,6 +228,8 @@ internal abstract class GrpcMethod(string path)
         {
             throw new RpcException(StatusCode.InvalidArgument, $"The request is not a valid {message.Descriptor.FullName} message: {error.Message}");
         }
+        if (ProtobufUtf8.FindInvalidString(payload, message.Descriptor) is { } field)
+            throw new RpcException(StatusCode.InvalidArgument, $"The request's field {field} is not valid UTF-8; protobuf strings must be UTF-8.");
         return message;
     }
 

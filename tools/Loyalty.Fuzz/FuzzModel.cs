@@ -32,6 +32,10 @@ public sealed record FuzzSettings
     /// <summary>Peak resident memory of the server allowed for the whole run, in MiB; null = not judged.</summary>
     public long? MaxRssMegabytes { get; init; }
     public IReadOnlyList<string> Scenarios { get; init; } = AllScenarios;
+    /// <summary>Pause after a scenario before memory is read again, for the server to release what the scenario's connections held.</summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Whether the headers scenario also waits for the server to close a header block that never ends (its request headers timeout, 10 s).</summary>
+    public bool UnfinishedHeaderBlock { get; init; } = true;
 }
 
 /// <summary>What one scenario did and saw.</summary>

@@ -37,7 +37,7 @@ public sealed class FuzzRun(FuzzTarget target, FuzzSettings settings, TextWriter
                 });
                 result.Duration = clock.Elapsed;
                 // Connections the scenario dropped are closed by now; a moment lets the server release them.
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                await Task.Delay(settings.Settle, cancellationToken);
                 result.RssPeakKb = Math.Max(sampler.PeakKb, result.RssBeforeKb);
             }
             (result.ServerAlive, result.AliveDetail) = await CheckAliveAsync(cancellationToken);

@@ -341,7 +341,7 @@ public sealed class Scenarios(FuzzTarget target, FuzzSettings settings, Scenario
     public async Task HugeHeadersAsync(CancellationToken cancellationToken)
     {
         var until = Stopwatch.StartNew();
-        var unfinished = UnfinishedHeaderBlockAsync(cancellationToken);
+        var unfinished = settings.UnfinishedHeaderBlock ? UnfinishedHeaderBlockAsync(cancellationToken) : Task.CompletedTask;
         var round = 0;
         using var other = new GrpcCaller(target.GrpcAddress);
         while (until.Elapsed < Duration && round++ < 100)

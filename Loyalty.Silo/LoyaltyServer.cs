@@ -133,7 +133,7 @@ public sealed class LoyaltyServer : IAsyncDisposable
                 httpListener = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1, _ => { });
             });
             var app = builder.Build();
-            var grpc = new GrpcEndpoint(api.Methods, new GrpcEndpointOptions { MapException = LoyaltyApi.MapException, RequestMessageTimeout = options.RequestBodyTimeout },
+            var grpc = new GrpcEndpoint(api.Methods, new GrpcEndpointOptions { MapException = LoyaltyApi.MapException, RequestMessageTimeout = options.RequestBodyTimeout, MaxCallsInProgress = options.MaxCallsInProgress },
                 app.Services.GetRequiredService<ILogger<GrpcEndpoint>>());
             var web = new WebEndpoints(engine.Engine);
             app.Run(http => IsGrpcConnection(http) ? grpc.HandleAsync(http) : web.HandleAsync(http));

@@ -32,6 +32,7 @@ public sealed record SiloOptions(
     public const string RateBurstVariable = "LOYALTY_RATE_BURST";
     public const string RequestBodyTimeoutVariable = "LOYALTY_REQUEST_BODY_TIMEOUT";
     public const string IdleConnectionTimeoutVariable = "LOYALTY_IDLE_CONNECTION_TIMEOUT";
+    public const string MaxCallsInProgressVariable = "LOYALTY_MAX_CALLS_IN_PROGRESS";
 
     /// <summary>
     /// Calls per second per API key. A busy register makes a few calls per receipt, a few receipts a
@@ -52,6 +53,8 @@ public sealed record SiloOptions(
     public TimeSpan RequestBodyTimeout { get; init; } = Api.Grpc.GrpcEndpointOptions.DefaultRequestMessageTimeout;
     /// <summary>A connection with no call in progress for this long is closed (HTTP/2 GOAWAY); clients reconnect on their next call.</summary>
     public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromSeconds(DefaultIdleConnectionTimeoutSeconds);
+    /// <summary>gRPC calls in progress in the process; past it a new call gets RESOURCE_EXHAUSTED at once.</summary>
+    public int MaxCallsInProgress { get; init; } = Api.Grpc.GrpcEndpointOptions.DefaultMaxCallsInProgress;
 
     public const string DefaultGrpcUrl = "http://127.0.0.1:5080";
     public const string DefaultHttpUrl = "http://127.0.0.1:5081";
@@ -92,6 +95,7 @@ public sealed record SiloOptions(
             RequestBodyTimeout = TimeSpan.FromSeconds(Number(configuration, RequestBodyTimeoutVariable,
                 (int)Api.Grpc.GrpcEndpointOptions.DefaultRequestMessageTimeout.TotalSeconds, 1, 3_600)),
             IdleConnectionTimeout = TimeSpan.FromSeconds(Number(configuration, IdleConnectionTimeoutVariable, DefaultIdleConnectionTimeoutSeconds, 1, 86_400)),
+            MaxCallsInProgress = Number(configuration, MaxCallsInProgressVariable, Api.Grpc.GrpcEndpointOptions.DefaultMaxCallsInProgress, 1, 10_000_000),
         };
     }
 

@@ -16,6 +16,16 @@ public sealed class GrpcEndpointOptions
     /// <summary>A grpc-timeout above this is cut to it, so no call can hold server resources for days.</summary>
     public TimeSpan MaxDeadline { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Calls in progress in the whole process, streams included. Far above honest peaks (the gRPC
+    /// benchmark drives 256 at once), it bounds the memory and tasks that calls waiting for their
+    /// turn can hold when clients open streams faster than the engine answers.
+    /// </summary>
+    public const int DefaultMaxCallsInProgress = 20_000;
+
+    /// <summary>Past this many calls in progress a new call is answered RESOURCE_EXHAUSTED at once, before its message is read.</summary>
+    public int MaxCallsInProgress { get; init; } = DefaultMaxCallsInProgress;
+
     public static readonly TimeSpan DefaultRequestMessageTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -44,6 +54,8 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
     public const string StatusHeader = "grpc-status";
     public const string MessageHeader = "grpc-message";
 
+    private int _callsInProgress;
+
     public async Task HandleAsync(HttpContext http)
     {
         var request = http.Request;
@@ -67,6 +79,27 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
             return;
         }
 
+        if (Interlocked.Increment(ref _callsInProgress) > options.MaxCallsInProgress)
+        {
+            Interlocked.Decrement(ref _callsInProgress);
+            SendStatus(response, StatusCode.ResourceExhausted,
+                $"The server has {options.MaxCallsInProgress:N0} calls in progress, its limit; retry in a moment.");
+            return;
+        }
+        try
+        {
+            await InvokeAsync(http, method);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _callsInProgress);
+        }
+    }
+
+    private async Task InvokeAsync(HttpContext http, GrpcMethod method)
+    {
+        var request = http.Request;
+        var response = http.Response;
         var timeout = GrpcWire.ParseTimeout(request.Headers["grpc-timeout"]);
         if (timeout > options.MaxDeadline) timeout = options.MaxDeadline;
         using var deadline = timeout is { } t ? new CancellationTokenSource(t) : null;

@@ -289,3 +289,36 @@ public sealed class FuzzServerFixture : ServerFixture
         [SiloOptions.RequestBodyTimeoutVariable] = RequestBodyTimeoutSeconds.ToString(),
     };
 }
+
+/// <summary>A server that takes two calls at a time, with a short request body timeout to free them.</summary>
+public sealed class TwoCallsServerFixture : ServerFixture
+{
+    protected override IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
+    {
+        [SiloOptions.MaxCallsInProgressVariable] = "2",
+        [SiloOptions.RequestBodyTimeoutVariable] = "1",
+    };
+}
+
+public class CallsInProgressTests(TwoCallsServerFixture server) : IClassFixture<TwoCallsServerFixture>
+{
+    [Fact]
+    public async Task A_call_over_the_process_limit_of_calls_in_progress_is_refused_at_once_and_served_once_a_place_frees()
+    {
+        await using var connection = await Http2Connection.OpenAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, server.GrpcAddress.Port), default);
+        // Two calls that never send their message hold both places until the request body timeout ends them.
+        var stalled = new[] { await connection.StartCallAsync("/loyalty.v1.Cards/GetCard", server.AdminKey), await connection.StartCallAsync("/loyalty.v1.Cards/GetCard", server.AdminKey) };
+        await Task.Delay(200);
+        using var grpc = new RawGrpc(server.GrpcAddress);
+        var clock = Stopwatch.StartNew();
+
+        var refused = await grpc.CallAsync("/grpc.health.v1.Health/Check", new global::Grpc.Health.V1.HealthCheckRequest());
+
+        Assert.Equal((int)StatusCode.ResourceExhausted, refused.GrpcStatus);
+        Assert.Contains("2 calls in progress", refused.GrpcMessage);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"The refusal took {clock.Elapsed.TotalMilliseconds:N0} ms.");
+        foreach (var stream in stalled)
+            Assert.Equal("grpc DEADLINE_EXCEEDED", (await connection.WaitForEndAsync(stream, TimeSpan.FromSeconds(5))).Outcome);
+        Assert.Equal(0, (await grpc.CallAsync("/grpc.health.v1.Health/Check", new global::Grpc.Health.V1.HealthCheckRequest())).GrpcStatus);
+    }
+}

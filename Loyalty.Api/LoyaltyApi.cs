@@ -21,10 +21,11 @@ public sealed class LoyaltyApi
     public HealthService Health { get; }
     public ApiKeyStore Keys { get; }
 
-    public static LoyaltyApi Create(LoyaltyEngine engine, TimeProvider time)
+    /// <param name="rate">The request rate per API key; none when null.</param>
+    public static LoyaltyApi Create(LoyaltyEngine engine, TimeProvider time, KeyRateLimiter? rate = null)
     {
         var keys = new ApiKeyStore(engine.DataSource, time);
-        var access = new Access(keys);
+        var access = new Access(keys, rate ?? KeyRateLimiter.Off);
         var health = new HealthService();
         var methods = new GrpcMethodTable();
         new CardsService(engine.Runtime, access).Map(methods);

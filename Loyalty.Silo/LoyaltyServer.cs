@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Loyalty.Api;
+using Loyalty.Api.Auth;
 using Loyalty.Api.Grpc;
 using Loyalty.Grains;
 using Loyalty.Grains.Storage;
@@ -24,6 +25,19 @@ namespace Loyalty.Silo;
 public sealed class LoyaltyServer : IAsyncDisposable
 {
     private const string GrpcConnectionMarker = "loyalty.grpc";
+
+    /// <summary>
+    /// The largest request header (name and value, HPACK-decoded) accepted. gRPC metadata here is an
+    /// API key of ~70 bytes, a deadline, a user agent and maybe a trace id; 8 KiB leaves room for any
+    /// proxy's additions while a client cannot make the server decode and hold megabytes of headers.
+    /// </summary>
+    public const int MaxRequestHeaderFieldBytes = 8 * 1024;
+    /// <summary>All request headers of one call together, for the same reason.</summary>
+    public const int MaxRequestHeadersTotalBytes = 32 * 1024;
+    /// <summary>Headers per call: a gRPC call sends about ten.</summary>
+    public const int MaxRequestHeaderCount = 100;
+    /// <summary>Time to receive a request's headers once they began (HEADERS, then CONTINUATIONs); a client that stalls inside them is cut off.</summary>
+    public static readonly TimeSpan RequestHeadersTimeout = TimeSpan.FromSeconds(10);
     /// <summary>How long in-flight calls get to finish once a stop is asked for.</summary>
     public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
 
@@ -85,7 +99,8 @@ public sealed class LoyaltyServer : IAsyncDisposable
         }
         try
         {
-            var api = LoyaltyApi.Create(engine.Engine, TimeProvider.System);
+            var rate = options.RatePerKey == 0 ? KeyRateLimiter.Off : new KeyRateLimiter(options.RatePerKey, options.RateBurst, TimeProvider.System);
+            var api = LoyaltyApi.Create(engine.Engine, TimeProvider.System, rate);
             if (await api.Keys.EnsureFirstAdminKeyAsync(options.AdminKeyPath, cancellationToken))
                 logger.LogInformation("Created the first admin key; it is in {Path} (readable by this user only).", options.AdminKeyPath);
             else
@@ -98,6 +113,12 @@ public sealed class LoyaltyServer : IAsyncDisposable
                 kestrel.AddServerHeader = false;
                 kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
                 kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
+                // Set explicitly rather than left to Kestrel's defaults, so the bounds are ours and written down.
+                kestrel.Limits.KeepAliveTimeout = options.IdleConnectionTimeout;
+                kestrel.Limits.RequestHeadersTimeout = RequestHeadersTimeout;
+                kestrel.Limits.MaxRequestHeadersTotalSize = MaxRequestHeadersTotalBytes;
+                kestrel.Limits.MaxRequestHeaderCount = MaxRequestHeaderCount;
+                kestrel.Limits.Http2.MaxRequestHeaderFieldSize = MaxRequestHeaderFieldBytes;
                 // The gRPC port speaks HTTP/2 only: stock clients open with the HTTP/2 preface (prior knowledge), no Upgrade.
                 grpcListener = Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2, listener =>
                 {
@@ -112,7 +133,7 @@ public sealed class LoyaltyServer : IAsyncDisposable
                 httpListener = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1, _ => { });
             });
             var app = builder.Build();
-            var grpc = new GrpcEndpoint(api.Methods, new GrpcEndpointOptions { MapException = LoyaltyApi.MapException },
+            var grpc = new GrpcEndpoint(api.Methods, new GrpcEndpointOptions { MapException = LoyaltyApi.MapException, RequestMessageTimeout = options.RequestBodyTimeout, MaxCallsInProgress = options.MaxCallsInProgress },
                 app.Services.GetRequiredService<ILogger<GrpcEndpoint>>());
             var web = new WebEndpoints(engine.Engine);
             app.Run(http => IsGrpcConnection(http) ? grpc.HandleAsync(http) : web.HandleAsync(http));

@@ -30,6 +30,33 @@ public sealed record SiloOptions(
     public const string MailboxCapacityVariable = "LOYALTY_MAILBOX_CAPACITY";
     public const string MaxQueuedWritesVariable = "LOYALTY_MAX_QUEUED_WRITES";
     public const string DatabaseWaitVariable = "LOYALTY_DB_WAIT_SECONDS";
+    public const string RatePerKeyVariable = "LOYALTY_RATE_PER_KEY";
+    public const string RateBurstVariable = "LOYALTY_RATE_BURST";
+    public const string RequestBodyTimeoutVariable = "LOYALTY_REQUEST_BODY_TIMEOUT";
+    public const string IdleConnectionTimeoutVariable = "LOYALTY_IDLE_CONNECTION_TIMEOUT";
+    public const string MaxCallsInProgressVariable = "LOYALTY_MAX_CALLS_IN_PROGRESS";
+
+    /// <summary>
+    /// Calls per second per API key. A busy register makes a few calls per receipt, a few receipts a
+    /// minute; a thousand a second is far above honest use (a batch import included) and stops only
+    /// a runaway loop. 0 turns the limit off.
+    /// </summary>
+    public const int DefaultRatePerKey = 1_000;
+    /// <summary>Calls a key may make at once after a quiet spell: a register reconnecting with a backlog of offline receipts.</summary>
+    public const int DefaultRateBurst = 2_000;
+    /// <summary>Kestrel's own default for keep-alive, kept: a register idle between customers keeps its connection for two minutes.</summary>
+    public const int DefaultIdleConnectionTimeoutSeconds = 130;
+
+    /// <summary>Calls per second each API key may make (token bucket); 0 means no limit.</summary>
+    public int RatePerKey { get; init; } = DefaultRatePerKey;
+    /// <summary>The bucket's size: calls a key may make at once after a quiet spell.</summary>
+    public int RateBurst { get; init; } = DefaultRateBurst;
+    /// <summary>How long a request message may take to arrive in full; a client that stalls mid-message is cut off then.</summary>
+    public TimeSpan RequestBodyTimeout { get; init; } = Api.Grpc.GrpcEndpointOptions.DefaultRequestMessageTimeout;
+    /// <summary>A connection with no call in progress for this long is closed (HTTP/2 GOAWAY); clients reconnect on their next call.</summary>
+    public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromSeconds(DefaultIdleConnectionTimeoutSeconds);
+    /// <summary>gRPC calls in progress in the process; past it a new call gets RESOURCE_EXHAUSTED at once.</summary>
+    public int MaxCallsInProgress { get; init; } = Api.Grpc.GrpcEndpointOptions.DefaultMaxCallsInProgress;
 
     public const string DefaultGrpcUrl = "http://127.0.0.1:5080";
     public const string DefaultHttpUrl = "http://127.0.0.1:5081";
@@ -65,7 +92,16 @@ public sealed record SiloOptions(
             Number(configuration, MailboxCapacityVariable, new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity, 1, 100_000),
             Number(configuration, MaxQueuedWritesVariable, new Grains.Storage.GroupCommitOptions().MaxQueuedWrites, 1, 1_000_000),
             // After a power cut the server often comes up before PostgreSQL; two minutes covers a crash recovery.
-            TimeSpan.FromSeconds(Number(configuration, DatabaseWaitVariable, 120, 0, 3_600)));
+            TimeSpan.FromSeconds(Number(configuration, DatabaseWaitVariable, 120, 0, 3_600)))
+
+        {
+            RatePerKey = Number(configuration, RatePerKeyVariable, DefaultRatePerKey, 0, 1_000_000),
+            RateBurst = Number(configuration, RateBurstVariable, DefaultRateBurst, 1, 1_000_000),
+            RequestBodyTimeout = TimeSpan.FromSeconds(Number(configuration, RequestBodyTimeoutVariable,
+                (int)Api.Grpc.GrpcEndpointOptions.DefaultRequestMessageTimeout.TotalSeconds, 1, 3_600)),
+            IdleConnectionTimeout = TimeSpan.FromSeconds(Number(configuration, IdleConnectionTimeoutVariable, DefaultIdleConnectionTimeoutSeconds, 1, 86_400)),
+            MaxCallsInProgress = Number(configuration, MaxCallsInProgressVariable, Api.Grpc.GrpcEndpointOptions.DefaultMaxCallsInProgress, 1, 10_000_000),
+        };
     }
 
     private static string? Value(IConfiguration configuration, string name) =>

@@ -4,9 +4,10 @@ namespace Loyalty.Api.Auth;
 
 /// <summary>
 /// Who may call what, in one place: a register (pos) works the Cards service for receipts of its
-/// own store; an accountant reads; an admin does everything.
+/// own store; an accountant reads; an admin does everything. Every authenticated call is also
+/// charged to its key's request rate (<see cref="KeyRateLimiter"/>).
 /// </summary>
-public sealed class Access(ApiKeyStore keys)
+public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
 {
     private const string BearerPrefix = "Bearer ";
 
@@ -17,8 +18,10 @@ public sealed class Access(ApiKeyStore keys)
             throw new RpcException(StatusCode.Unauthenticated, "The call carries no API key; send it as \"authorization: Bearer <key>\".");
         if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
             throw new RpcException(StatusCode.Unauthenticated, "The authorization metadata must read \"Bearer <key>\".");
-        var caller = await keys.VerifyAsync(header[BearerPrefix.Length..].Trim(), context.CancellationToken);
-        return caller ?? throw new RpcException(StatusCode.Unauthenticated, "The API key is not valid: unknown, revoked or mistyped.");
+        var caller = await keys.VerifyAsync(header[BearerPrefix.Length..].Trim(), context.CancellationToken)
+            ?? throw new RpcException(StatusCode.Unauthenticated, "The API key is not valid: unknown, revoked or mistyped.");
+        rate.Charge(caller);
+        return caller;
     }
 
     /// <summary>Reads of a card: any key.</summary>

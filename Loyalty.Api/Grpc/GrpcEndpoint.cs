@@ -17,6 +17,26 @@ public sealed class GrpcEndpointOptions
     public TimeSpan MaxDeadline { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
+    /// Calls in progress in the whole process, streams included. Far above honest peaks (the gRPC
+    /// benchmark drives 256 at once), it bounds the memory and tasks that calls waiting for their
+    /// turn can hold when clients open streams faster than the engine answers.
+    /// </summary>
+    public const int DefaultMaxCallsInProgress = 20_000;
+
+    /// <summary>Past this many calls in progress a new call is answered RESOURCE_EXHAUSTED at once, before its message is read.</summary>
+    public int MaxCallsInProgress { get; init; } = DefaultMaxCallsInProgress;
+
+    public static readonly TimeSpan DefaultRequestMessageTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a request message may take to arrive in full once the server waits for it; then the
+    /// call ends with DEADLINE_EXCEEDED. Without it a client that sends half a message and stalls
+    /// (or trickles it) holds a stream and its buffered bytes for as long as the connection lives.
+    /// A register on a poor link sends a receipt of a few KiB in well under a second.
+    /// </summary>
+    public TimeSpan RequestMessageTimeout { get; init; } = DefaultRequestMessageTimeout;
+
+    /// <summary>
     /// Turns an application exception into a status; null means "not one of mine" and gives INTERNAL.
     /// The gRPC layer knows nothing of the application's error types.
     /// </summary>
@@ -33,6 +53,8 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
     public const string ContentType = "application/grpc";
     public const string StatusHeader = "grpc-status";
     public const string MessageHeader = "grpc-message";
+
+    private int _callsInProgress;
 
     public async Task HandleAsync(HttpContext http)
     {
@@ -57,6 +79,27 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
             return;
         }
 
+        if (Interlocked.Increment(ref _callsInProgress) > options.MaxCallsInProgress)
+        {
+            Interlocked.Decrement(ref _callsInProgress);
+            SendStatus(response, StatusCode.ResourceExhausted,
+                $"The server has {options.MaxCallsInProgress:N0} calls in progress, its limit; retry in a moment.");
+            return;
+        }
+        try
+        {
+            await InvokeAsync(http, method);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _callsInProgress);
+        }
+    }
+
+    private async Task InvokeAsync(HttpContext http, GrpcMethod method)
+    {
+        var request = http.Request;
+        var response = http.Response;
         var timeout = GrpcWire.ParseTimeout(request.Headers["grpc-timeout"]);
         if (timeout > options.MaxDeadline) timeout = options.MaxDeadline;
         using var deadline = timeout is { } t ? new CancellationTokenSource(t) : null;

@@ -58,46 +58,60 @@ internal abstract class GrpcMethod(string path)
     /// <summary>
     /// Reads the one request message of the call and parses it. A unary or server-streaming call
     /// carries exactly one message; the client's END_STREAM is awaited so that a second message
-    /// is refused rather than ignored.
+    /// is refused rather than ignored. The message must be there within the request message timeout.
     /// </summary>
     protected static async Task<TRequest> ReadRequestAsync<TRequest>(ServerCallContext context, GrpcEndpointOptions options)
         where TRequest : IMessage<TRequest>, new()
     {
         var reader = context.HttpContext.Request.BodyReader;
-        while (true)
+        // Most requests arrive whole with their headers; the timer is started only when the server must wait.
+        CancellationTokenSource? messageTimer = null;
+        try
         {
-            var result = await reader.ReadAsync(context.CancellationToken);
-            var buffer = result.Buffer;
-            if (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
+            // TryRead would hand back the same bytes again, so it serves only the first look.
+            var firstLook = true;
+            while (true)
             {
-                RefuseUnreadable(reader, buffer, compressed, length, options);
-                var frameBytes = GrpcWire.FrameHeaderBytes + length;
-                if (buffer.Length > frameBytes)
+                ReadResult result;
+                if (!firstLook || !reader.TryRead(out result))
+                    result = await ReadWithinAsync(reader, messageTimer ??= StartMessageTimer(context, options), context, options);
+                firstLook = false;
+                var buffer = result.Buffer;
+                if (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
                 {
-                    reader.AdvanceTo(buffer.End);
-                    throw new RpcException(StatusCode.InvalidArgument, $"A call to {context.Method} carries one request message; more were sent.");
-                }
-                if (buffer.Length == frameBytes && result.IsCompleted)
-                {
-                    try
-                    {
-                        return Parse<TRequest>(buffer.Slice(GrpcWire.FrameHeaderBytes));
-                    }
-                    finally
+                    RefuseUnreadable(reader, buffer, compressed, length, options);
+                    var frameBytes = GrpcWire.FrameHeaderBytes + length;
+                    if (buffer.Length > frameBytes)
                     {
                         reader.AdvanceTo(buffer.End);
+                        throw new RpcException(StatusCode.InvalidArgument, $"A call to {context.Method} carries one request message; more were sent.");
+                    }
+                    if (buffer.Length == frameBytes && result.IsCompleted)
+                    {
+                        try
+                        {
+                            return Parse<TRequest>(buffer.Slice(GrpcWire.FrameHeaderBytes));
+                        }
+                        finally
+                        {
+                            reader.AdvanceTo(buffer.End);
+                        }
                     }
                 }
+                if (result.IsCompleted)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw new RpcException(StatusCode.InvalidArgument, buffer.IsEmpty
+                        ? $"A call to {context.Method} must carry one request message; none was sent."
+                        : $"The request message to {context.Method} is incomplete: the stream ended {buffer.Length:N0} bytes into it.");
+                }
+                // Nothing is consumed until the whole message and END_STREAM are there.
+                reader.AdvanceTo(buffer.Start, buffer.End);
             }
-            if (result.IsCompleted)
-            {
-                reader.AdvanceTo(buffer.End);
-                throw new RpcException(StatusCode.InvalidArgument, buffer.IsEmpty
-                    ? $"A call to {context.Method} must carry one request message; none was sent."
-                    : $"The request message to {context.Method} is incomplete: the stream ended {buffer.Length:N0} bytes into it.");
-            }
-            // Nothing is consumed until the whole message and END_STREAM are there.
-            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+        finally
+        {
+            messageTimer?.Dispose();
         }
     }
 
@@ -109,37 +123,78 @@ internal abstract class GrpcMethod(string path)
         where TRequest : IMessage<TRequest>, new()
     {
         var reader = context.HttpContext.Request.BodyReader;
-        while (true)
+        // Between messages the stream may be quiet as long as the call lives; a message once begun
+        // must arrive in full within the request message timeout.
+        CancellationTokenSource? messageTimer = null;
+        try
         {
-            var result = await reader.ReadAsync(context.CancellationToken);
-            var buffer = result.Buffer;
-            var messages = new List<TRequest>();
-            while (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
+            while (true)
             {
-                RefuseUnreadable(reader, buffer, compressed, length, options);
-                var frameBytes = GrpcWire.FrameHeaderBytes + length;
-                if (buffer.Length < frameBytes) break;
-                try
+                var result = messageTimer is null
+                    ? await reader.ReadAsync(context.CancellationToken)
+                    : await ReadWithinAsync(reader, messageTimer, context, options);
+                var buffer = result.Buffer;
+                var messages = new List<TRequest>();
+                while (GrpcWire.TryReadFrameHeader(buffer, out var compressed, out var length))
                 {
-                    messages.Add(Parse<TRequest>(buffer.Slice(GrpcWire.FrameHeaderBytes, length)));
+                    RefuseUnreadable(reader, buffer, compressed, length, options);
+                    var frameBytes = GrpcWire.FrameHeaderBytes + length;
+                    if (buffer.Length < frameBytes) break;
+                    try
+                    {
+                        messages.Add(Parse<TRequest>(buffer.Slice(GrpcWire.FrameHeaderBytes, length)));
+                    }
+                    catch
+                    {
+                        reader.AdvanceTo(buffer.End);
+                        throw;
+                    }
+                    buffer = buffer.Slice(frameBytes);
                 }
-                catch
+                var completed = result.IsCompleted;
+                var leftover = buffer.Length;
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                // The timer runs from the first bytes of a message; a message completed stops it.
+                if (messages.Count > 0 || leftover == 0)
                 {
-                    reader.AdvanceTo(buffer.End);
-                    throw;
+                    messageTimer?.Dispose();
+                    messageTimer = null;
                 }
-                buffer = buffer.Slice(frameBytes);
+                if (leftover > 0) messageTimer ??= StartMessageTimer(context, options);
+                foreach (var message in messages) yield return message;
+                if (completed)
+                {
+                    if (leftover > 0)
+                        throw new RpcException(StatusCode.InvalidArgument, $"The last request message to {context.Method} is incomplete: the stream ended {leftover:N0} bytes into it.");
+                    yield break;
+                }
             }
-            var completed = result.IsCompleted;
-            var leftover = buffer.Length;
-            reader.AdvanceTo(buffer.Start, buffer.End);
-            foreach (var message in messages) yield return message;
-            if (completed)
-            {
-                if (leftover > 0)
-                    throw new RpcException(StatusCode.InvalidArgument, $"The last request message to {context.Method} is incomplete: the stream ended {leftover:N0} bytes into it.");
-                yield break;
-            }
+        }
+        finally
+        {
+            messageTimer?.Dispose();
+        }
+    }
+
+    private static CancellationTokenSource StartMessageTimer(ServerCallContext context, GrpcEndpointOptions options)
+    {
+        var timer = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        timer.CancelAfter(options.RequestMessageTimeout);
+        return timer;
+    }
+
+    /// <summary>Waits for more of the request; past the request message timeout the call ends with DEADLINE_EXCEEDED.</summary>
+    private static async ValueTask<ReadResult> ReadWithinAsync(PipeReader reader, CancellationTokenSource messageTimer, ServerCallContext context, GrpcEndpointOptions options)
+    {
+        try
+        {
+            return await reader.ReadAsync(messageTimer.Token);
+        }
+        catch (OperationCanceledException) when (messageTimer.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(StatusCode.DeadlineExceeded,
+                $"The request message to {context.Method} did not arrive in full within {options.RequestMessageTimeout.TotalSeconds:0.###} s; " +
+                "the server ends calls whose message stalls, so that a stalled client cannot hold a stream.");
         }
     }
 
@@ -173,6 +228,8 @@ internal abstract class GrpcMethod(string path)
         {
             throw new RpcException(StatusCode.InvalidArgument, $"The request is not a valid {message.Descriptor.FullName} message: {error.Message}");
         }
+        if (ProtobufUtf8.FindInvalidString(payload, message.Descriptor) is { } field)
+            throw new RpcException(StatusCode.InvalidArgument, $"The request's field {field} is not valid UTF-8; protobuf strings must be UTF-8.");
         return message;
     }
 

@@ -52,6 +52,9 @@ public sealed partial class ServerProcess : IDisposable
         // Port 0: the system picks free ports, so the benchmark never collides with a server already running.
         start.Environment["LOYALTY_GRPC_URL"] = "http://127.0.0.1:0";
         start.Environment["LOYALTY_HTTP_URL"] = "http://127.0.0.1:0";
+        // The benchmark drives thousands of calls a second through one key; the per-key rate limit
+        // (1,000/s by default) would measure itself, not the server.
+        start.Environment["LOYALTY_RATE_PER_KEY"] = "0";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var server = new ServerProcess(process);

@@ -125,6 +125,18 @@ public sealed class SiloProcessTests : IDisposable
         Assert.DoesNotContain("Password=y", silo.Output);
     }
 
+    /// <summary>Found by a test sending SIGTERM right after start-up: the signal's default action ended the process on the spot (exit 143).</summary>
+    [Fact]
+    public async Task A_stop_requested_during_start_up_cancels_the_start_and_exits_cleanly()
+    {
+        var nowhere = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = 1, Username = "x", Password = "y", Database = "z", Timeout = 2 };
+        using var silo = Start(("LOYALTY_DB", nowhere.ConnectionString), ("LOYALTY_DB_WAIT_SECONDS", "600"));
+        await silo.WaitForLineAsync("PostgreSQL is not reachable yet", TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0, await silo.TerminateAsync());
+        Assert.Contains("Stopped during start-up", silo.Output);
+    }
+
     /// <summary>Found by the chaos harness: a server restarted while PostgreSQL was down crashed instead of waiting for it.</summary>
     [Fact]
     public async Task A_server_started_while_its_database_is_down_waits_for_it_and_then_serves()

@@ -5,9 +5,10 @@ using System.Text.RegularExpressions;
 namespace Loyalty.GrpcBenchmarks;
 
 /// <summary>
-/// The real server, Loyalty.Silo.dll from this benchmark's own build output, run as a separate process
-/// (<c>dotnet Loyalty.Silo.dll</c>) on free loopback ports with the given database and a data directory
-/// of its own. Its log goes to our stderr (bounded); it is stopped with SIGTERM like an operator would.
+/// The real server, Loyalty.Silo.dll from the running program's own build output, run as a separate
+/// process (<c>dotnet Loyalty.Silo.dll</c>) on free loopback ports with the given database and a data
+/// directory of its own. Its log goes to our stderr (bounded); it is stopped with SIGTERM like an
+/// operator would. Shared by the gRPC benchmark and the fuzz tool (linked into both).
 /// </summary>
 public sealed partial class ServerProcess : IDisposable
 {
@@ -25,12 +26,15 @@ public sealed partial class ServerProcess : IDisposable
     private readonly TaskCompletionSource<(Uri Grpc, string AdminKeyPath)> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _echoed;
     private int _suppressed;
+    private int _errors;
 
     private ServerProcess(Process process) => _process = process;
 
     public int Id => _process.Id;
     public bool HasExited => _process.HasExited;
     public int SuppressedLines => Volatile.Read(ref _suppressed);
+    /// <summary>Log lines at error level ("fail:", "crit:"): an unexpected failure inside the server.</summary>
+    public int ErrorLines => Volatile.Read(ref _errors);
 
     public string Tail => string.Join(Environment.NewLine, _tail);
 
@@ -39,7 +43,7 @@ public sealed partial class ServerProcess : IDisposable
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Loyalty.Silo.dll");
         if (!File.Exists(dll))
-            throw new InvalidOperationException($"The server is not built next to the benchmark: {dll} is missing. Build with ./grpc-bench.sh (dotnet run builds it).");
+            throw new InvalidOperationException($"The server is not built next to this program: {dll} is missing. Start it through its script (./grpc-bench.sh, ./fuzz.sh), which builds it.");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -53,7 +57,7 @@ public sealed partial class ServerProcess : IDisposable
         start.Environment["LOYALTY_GRPC_URL"] = "http://127.0.0.1:0";
         start.Environment["LOYALTY_HTTP_URL"] = "http://127.0.0.1:0";
         // The benchmark drives thousands of calls a second through one key; the per-key rate limit
-        // (1,000/s by default) would measure itself, not the server.
+        // (1,000/s by default) would measure itself, not the server. Callers may set it again.
         start.Environment["LOYALTY_RATE_PER_KEY"] = "0";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
@@ -127,6 +131,7 @@ public sealed partial class ServerProcess : IDisposable
         if (line is null) return;
         _tail.Enqueue(line);
         while (_tail.Count > TailLines) _tail.TryDequeue(out _);
+        if (line.Contains("fail:", StringComparison.Ordinal) || line.Contains("crit:", StringComparison.Ordinal)) Interlocked.Increment(ref _errors);
         if (Interlocked.Increment(ref _echoed) <= MaxEchoedLines)
             Console.Error.WriteLine($"server: {line}");
         else

@@ -1,3 +1,4 @@
+using Loyalty.GrpcBenchmarks;
 using System.Globalization;
 using System.Security.Cryptography;
 using Loyalty.Fuzz;

@@ -4,7 +4,10 @@ namespace Loyalty.PosAdapter.Client;
 /// What a terminal does when the outcome of a call is unknown: send the very same request again —
 /// same operation id, same payload — a bounded number of times with growing pauses. The server
 /// applies an operation id once, so a write that did land the first time is answered, not repeated.
-/// Refusals (NOT_FOUND, FAILED_PRECONDITION...) are answers and are never retried.
+/// Refusals (NOT_FOUND, FAILED_PRECONDITION...) are answers and are never retried. RESOURCE_EXHAUSTED
+/// (the server or the key is over a bound; nothing of that attempt was stored) is asked again after
+/// the pause, like the server says; but it is no answer about an earlier attempt whose outcome was
+/// unknown, so such a run of attempts ends as unknown, never as "nothing stored".
 /// </summary>
 public sealed class RetryPolicy
 {
@@ -30,6 +33,12 @@ public sealed class RetryPolicy
     public static bool IsRetryable(StatusCode code) => code is StatusCode.Unavailable or StatusCode.DeadlineExceeded;
 
     /// <summary>
+    /// RESOURCE_EXHAUSTED: refused before the operation id was even looked at (a full mailbox or
+    /// writer queue, the key's rate), so it says nothing was stored by this attempt and nothing else.
+    /// </summary>
+    public static bool IsBusy(StatusCode code) => code is StatusCode.ResourceExhausted;
+
+    /// <summary>
     /// Calls <paramref name="call"/> with <paramref name="request"/> until it answers, refuses, or the
     /// attempts run out (the last failure is thrown). The request object is passed unchanged to every
     /// attempt, so its operation id stays the same.
@@ -45,15 +54,25 @@ public sealed class RetryPolicy
             throw new InvalidOperationException($"MaxAttempts is {MaxAttempts}; it must be between 1 and {MaxAllowedAttempts}.");
         }
 
+        var outcomeUnknown = false;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 return await call(request, cancellationToken).ConfigureAwait(false);
             }
-            catch (RpcException error) when (IsRetryable(error.StatusCode) && attempt < MaxAttempts && !cancellationToken.IsCancellationRequested)
+            catch (RpcException error) when ((IsRetryable(error.StatusCode) || IsBusy(error.StatusCode)) && attempt < MaxAttempts && !cancellationToken.IsCancellationRequested)
             {
+                outcomeUnknown |= IsRetryable(error.StatusCode);
                 await PauseAsync(attempt, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException error) when (IsBusy(error.StatusCode) && outcomeUnknown)
+            {
+                // Found by the chaos harness: a retry refused for overload after an attempt that may
+                // have been stored was read as "not done", though the first attempt had landed.
+                throw new RpcException(StatusCode.Unavailable,
+                    "An earlier attempt may or may not have been stored and the server is still too busy to say; " +
+                    "repeat with the same operation id later, or work offline.", error);
             }
         }
     }

@@ -66,6 +66,43 @@ public class RetryPolicyTests
     }
 
     [Fact]
+    public async Task An_overloaded_server_is_asked_again_after_a_pause()
+    {
+        var attempts = 0;
+        var card = await Immediate.ExecuteAsync("1001", (_, _) => ++attempts < 3
+            ? Task.FromException<Card>(new RpcException(StatusCode.ResourceExhausted, "busy"))
+            : Task.FromResult(new Card { CardNumber = "1001" }));
+
+        Assert.Equal(3, attempts);
+        Assert.Equal("1001", card.CardNumber);
+    }
+
+    [Fact]
+    public async Task Attempts_all_refused_for_overload_end_with_resource_exhausted_since_nothing_was_stored()
+    {
+        var error = await Assert.ThrowsAsync<RpcException>(() => Immediate.ExecuteAsync("1001", (_, _) =>
+            Task.FromException<Card>(new RpcException(StatusCode.ResourceExhausted, "busy"))));
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+    }
+
+    /// <summary>Found by the chaos harness: the first attempt had landed, the retry was refused for overload, and the terminal took it as not done.</summary>
+    [Fact]
+    public async Task Overload_after_an_attempt_with_unknown_outcome_ends_as_unknown_not_as_nothing_stored()
+    {
+        var attempts = 0;
+        var error = await Assert.ThrowsAsync<RpcException>(() => Immediate.ExecuteAsync("1001", (_, _) =>
+            Task.FromException<Card>(++attempts == 1
+                ? new RpcException(StatusCode.DeadlineExceeded, "no answer in time")
+                : new RpcException(StatusCode.ResourceExhausted, "busy"))));
+
+        Assert.Equal(Immediate.MaxAttempts, attempts);
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.True(error.IsRetryable);
+        Assert.Contains("may or may not have been stored", error.Message);
+    }
+
+    [Fact]
     public async Task Attempts_are_bounded_and_the_last_failure_is_thrown()
     {
         var attempts = 0;

@@ -25,7 +25,7 @@ public sealed class ChaosCluster : IAsyncDisposable
         try
         {
             var connectionString = await postgres.CreateDatabaseAsync("chaos", cancellationToken);
-            for (var i = 0; i < options.Servers; i++) servers.Add(new SiloProcess(i, connectionString, runDirectory));
+            for (var i = 0; i < options.Servers; i++) servers.Add(new SiloProcess(i, connectionString, runDirectory, options.ServerSettings));
             // The first server migrates the schema and writes the admin key; the others then start side by side.
             await servers[0].StartAsync(cancellationToken);
             await Task.WhenAll(servers.Skip(1).Select(s => s.StartAsync(cancellationToken)));

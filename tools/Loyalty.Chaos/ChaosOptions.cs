@@ -36,6 +36,11 @@ public sealed record ChaosOptions
     public double AbandonRate { get; init; } = 0.03;
     /// <summary>Opening balance of every card, in kopecks.</summary>
     public long OpeningBalanceKopecks { get; init; } = 100_000;
+    /// <summary>
+    /// Settings for every server (--server-setting NAME=VALUE, repeatable), e.g. a small
+    /// LOYALTY_MAILBOX_CAPACITY or LOYALTY_RATE_PER_KEY, so overload refusals happen mid-chaos too.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ServerSettings { get; init; } = new Dictionary<string, string>();
     public string? CsvPath { get; init; }
     public string? HtmlPath { get; init; }
     /// <summary>Keeps the run directory (server logs, PostgreSQL log) after a clean run too (--keep).</summary>
@@ -44,7 +49,7 @@ public sealed record ChaosOptions
     public const string Usage = """
         Usage: ./chaos.sh [--seconds N] [--seed N] [--servers N] [--terminals N] [--cards N] [--stores N]
                           [--fault-every SECONDS] [--retry-seconds N] [--abandon-rate 0..1] [--hot-share 0..1]
-                          [--csv FILE] [--html FILE] [--keep]
+                          [--server-setting LOYALTY_NAME=VALUE ...] [--csv FILE] [--html FILE] [--keep]
         Starts a private PostgreSQL and N servers on 127.0.0.1, runs a POS workload through all of them
         while killing servers (SIGKILL) and restarting PostgreSQL (fast, then immediate), then checks the
         ledger against every answer the terminals got. Exit code 0: every invariant held; 1: a violation;
@@ -77,6 +82,7 @@ public sealed record ChaosOptions
                 "--abandon-rate" => options with { AbandonRate = Rate(args[i], Next()) },
                 "--hot-share" => options with { HotCardShare = Rate(args[i], Next()) },
                 "--retry-seconds" => options with { RetrySeconds = Int(1, 600) },
+                "--server-setting" => options with { ServerSettings = WithSetting(options.ServerSettings, args[i], Next()) },
                 "--csv" => options with { CsvPath = Next() },
                 "--html" => options with { HtmlPath = Next() },
                 "--keep" => options with { Keep = true },
@@ -84,6 +90,14 @@ public sealed record ChaosOptions
             };
         }
         return options;
+    }
+
+    private static Dictionary<string, string> WithSetting(IReadOnlyDictionary<string, string> settings, string name, string text)
+    {
+        var at = text.IndexOf('=');
+        if (at <= 0 || !text.StartsWith("LOYALTY_", StringComparison.Ordinal) || text[..at] is "LOYALTY_DB" or "LOYALTY_DATA_DIR" or "LOYALTY_GRPC_URL" or "LOYALTY_HTTP_URL")
+            throw new ArgumentException($"{name} takes LOYALTY_NAME=VALUE, a server setting other than the database, data directory and addresses the harness sets; \"{text}\" was given.");
+        return new Dictionary<string, string>(settings) { [text[..at]] = text[(at + 1)..] };
     }
 
     private static double Rate(string name, string text) =>

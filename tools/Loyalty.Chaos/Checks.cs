@@ -7,7 +7,7 @@ namespace Loyalty.Chaos;
 public sealed record InvariantResult(string Name, long Checked, IReadOnlyList<string> Violations)
 {
     /// <summary>Examples kept per invariant; the count says how many there were.</summary>
-    public const int MaxExamples = 5;
+    public const int MaxExamples = 10;
     public bool Holds => Violations.Count == 0;
 }
 

@@ -12,7 +12,8 @@ public static class Report
     public static void WriteTable(ChaosReport report, TextWriter output)
     {
         var o = report.Options;
-        output.WriteLine($"Loyalty chaos run: seed {o.Seed}, {report.LoadDuration.TotalSeconds:0} s of load, {o.Servers} servers on one PostgreSQL, {o.Terminals} terminals, {o.Cards} cards");
+        output.WriteLine($"Loyalty chaos run: seed {o.Seed}, {report.LoadDuration.TotalSeconds:0} s of load, {o.Servers} servers on one PostgreSQL, {o.Terminals} terminals, {o.Cards} cards"
+            + (o.ServerSettings.Count == 0 ? "" : $"; servers with {string.Join(", ", o.ServerSettings.Select(s => $"{s.Key}={s.Value}"))}"));
         output.WriteLine();
         output.WriteLine("| operation | attempted | acknowledged | refused | unknown, resolved after the run | still unknown |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|");

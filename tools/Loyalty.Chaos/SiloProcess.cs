@@ -23,8 +23,11 @@ public sealed class SiloProcess : IDisposable
     private Process? _process;
     private TaskCompletionSource? _ready;
 
-    public SiloProcess(int index, string connectionString, string runDirectory)
+    private readonly IReadOnlyDictionary<string, string> _settings;
+
+    public SiloProcess(int index, string connectionString, string runDirectory, IReadOnlyDictionary<string, string> settings)
     {
+        _settings = settings;
         Index = index;
         _connectionString = connectionString;
         DataDirectory = Path.Combine(runDirectory, $"silo-{index}");
@@ -61,6 +64,7 @@ public sealed class SiloProcess : IDisposable
         start.Environment["LOYALTY_DB"] = _connectionString;
         start.Environment["LOYALTY_GRPC_URL"] = GrpcAddress.ToString().TrimEnd('/');
         start.Environment["LOYALTY_HTTP_URL"] = $"http://127.0.0.1:{_httpPort}";
+        foreach (var (name, value) in _settings) start.Environment[name] = value;
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) => OnLine(e.Data, ready);

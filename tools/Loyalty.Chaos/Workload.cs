@@ -167,6 +167,10 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
         var started = Stopwatch.GetTimestamp();
         var server = rng.Next(clients.Length);
         op.Outcome = Outcome.InFlight;
+        // Whether some attempt may have been stored: then only an answer that looked the operation id
+        // up settles the operation, and a refusal for overload does not.
+        var outcomeUnknown = false;
+        RpcException? busy = null;
         for (var attempt = 0; ; attempt++)
         {
             op.Attempts++;
@@ -192,17 +196,34 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
                 Interlocked.Increment(ref _refused);
                 return false;
             }
+            catch (RpcException error) when (error.StatusCode == StatusCode.ResourceExhausted)
+            {
+                // Nothing of this attempt was stored; asked again after the pause, as the server says.
+                history.CountAttempt(error.StatusCode.ToWireName(), attempt > 0);
+                busy = error;
+            }
             catch (RpcException error)
             {
                 history.CountAttempt(error.StatusCode.ToWireName(), attempt > 0);
+                (outcomeUnknown, busy) = (true, null);
             }
             catch (WalkedAwayException)
             {
                 history.CountAttempt("ABANDONED", attempt > 0);
                 history.CountAbandoned();
+                (outcomeUnknown, busy) = (true, null);
             }
             if (Stopwatch.GetElapsedTime(started) > retryFor || cancellationToken.IsCancellationRequested)
             {
+                if (busy is not null && !outcomeUnknown)
+                {
+                    // Every attempt was refused for overload: certainly nothing stored.
+                    op.Outcome = Outcome.Refused;
+                    op.RefusedWith = busy.StatusCode;
+                    op.RefusalMessage = busy.Message;
+                    Interlocked.Increment(ref _refused);
+                    return false;
+                }
                 op.Outcome = Outcome.Unknown;
                 Interlocked.Increment(ref _unknown);
                 return false;
@@ -253,12 +274,14 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
     }
 
     /// <summary>
-    /// Answers that say what happened: the write was refused and nothing changed. Everything else
-    /// (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, a reset, INTERNAL) leaves the outcome open.
+    /// Answers that settle an operation: the server looked its id up and refused it, so nothing of it
+    /// is stored. RESOURCE_EXHAUSTED is not one: it refuses only the attempt, before the id is looked
+    /// at. Everything else (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, a reset, INTERNAL) leaves the
+    /// outcome open.
     /// </summary>
     public static bool IsDefinite(StatusCode status) => status is StatusCode.InvalidArgument or StatusCode.NotFound
         or StatusCode.AlreadyExists or StatusCode.PermissionDenied or StatusCode.FailedPrecondition
-        or StatusCode.OutOfRange or StatusCode.Unauthenticated or StatusCode.ResourceExhausted or StatusCode.Unimplemented;
+        or StatusCode.OutOfRange or StatusCode.Unauthenticated or StatusCode.Unimplemented;
 
     private static Receipt NewReceipt(Random rng, string store, string register, long number)
     {

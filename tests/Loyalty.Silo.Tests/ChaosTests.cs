@@ -28,6 +28,29 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.True(report.History.AbandonedCalls > 0, "No call was abandoned mid-flight.");
     }
 
+    /// <summary>
+    /// Found by the chaos harness with small bounds: a retry refused for overload, after an attempt
+    /// that had in fact been stored, was taken as "not stored". Abandoned calls make outcomes unknown,
+    /// a mailbox of 2 and a low per-key rate make the retries meet RESOURCE_EXHAUSTED.
+    /// </summary>
+    [Fact]
+    public async Task Under_overload_refusals_a_retry_refused_for_overload_never_hides_a_stored_first_attempt()
+    {
+        var options = new ChaosOptions
+        {
+            Seconds = 10, Seed = 2, Terminals = 24, Cards = 6, FaultEverySeconds = 0, RetrySeconds = 2, AbandonRate = 0.2, HotCardShare = 0.5,
+            ServerSettings = new Dictionary<string, string> { ["LOYALTY_MAILBOX_CAPACITY"] = "2", ["LOYALTY_RATE_PER_KEY"] = "100", ["LOYALTY_RATE_BURST"] = "20" },
+        };
+        var report = await ChaosRun.RunAsync(options, line => output.WriteLine(line));
+        var table = new StringWriter();
+        Report.WriteTable(report, table);
+        output.WriteLine(table.ToString());
+
+        Assert.True(report.AllHold, table.ToString());
+        Assert.True(report.History.AttemptsByStatus.GetValueOrDefault("RESOURCE_EXHAUSTED") > 0, "Nothing was refused for overload.");
+        Assert.True(report.History.AbandonedCalls > 0, "No call was abandoned mid-flight.");
+    }
+
     [Fact]
     public async Task The_checks_report_an_acknowledged_operation_that_is_missing_and_a_refused_one_that_was_stored()
     {

@@ -224,6 +224,7 @@ async Task<int> RunOverloadAsync()
     }
 
     overload?.Write(Console.Out);
+    if (overload is not null) await overload.WriteFilesAsync(options.CsvPath, options.HtmlPath);
     Console.Out.WriteLine(violations switch
     {
         null => "invariants: not checked (the run failed before the check)",

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Loyalty.Fuzz;
 
-/// <summary>The run's table: one row per scenario, for people (aligned text) and for tools (CSV).</summary>
+/// <summary>The run's table: one row per scenario, for people (aligned text, a web page) and for tools (CSV).</summary>
 public static class FuzzReport
 {
     private static readonly string[] Columns = ["scenario", "sent", "answers", "alive", "rss before MiB", "rss peak MiB", "rss after MiB", "unexpected", "seconds"];
@@ -45,6 +45,24 @@ public static class FuzzReport
         foreach (var result in results)
             csv.AppendLine(string.Join(",", Row(result).Select(Quote)));
         File.WriteAllText(path, csv.ToString());
+    }
+
+    public static void WriteHtml(string path, IReadOnlyList<ScenarioResult> results)
+    {
+        static string E(string s) => System.Net.WebUtility.HtmlEncode(s);
+        var html = new StringBuilder("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Loyalty fuzz run</title>")
+            .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}.bad{color:#b00;font-weight:bold}</style>")
+            .Append("<h1>Loyalty fuzz run</h1><table><tr>");
+        foreach (var column in Columns) html.Append("<th>").Append(E(column)).Append("</th>");
+        html.Append("</tr>");
+        foreach (var result in results)
+        {
+            var bad = !result.ServerAlive || result.UnexpectedCount > 0;
+            html.Append(bad ? "<tr class=bad>" : "<tr>");
+            foreach (var cell in Row(result)) html.Append("<td>").Append(E(cell).Replace(", ", "<br>", StringComparison.Ordinal)).Append("</td>");
+            html.Append("</tr>");
+        }
+        File.WriteAllText(path, html.Append("</table></html>").ToString());
     }
 
     private static string Quote(string field) =>

@@ -29,6 +29,7 @@ const string usage =
       --scenarios LIST      comma-separated, from: frames,mutated,contents,headers,slow,idle,rate (default all)
       --max-rss-mb N        the server's resident memory may not exceed this at any point (default 1024)
       --csv PATH            also write the table as CSV to PATH
+      --html PATH           also write the table as a web page to PATH
       -h, --help            show this text
 
     Database: the connection string in LOYALTY_DB if set (a fresh database is created there and dropped at
@@ -39,11 +40,11 @@ const string usage =
     """;
 
 FuzzSettings settings;
-string? csvPath;
+string? csvPath, htmlPath;
 int rate, bodyTimeout;
 try
 {
-    (settings, csvPath, rate, bodyTimeout) = Parse(args);
+    (settings, csvPath, htmlPath, rate, bodyTimeout) = Parse(args);
 }
 catch (ArgumentException error)
 {
@@ -114,6 +115,7 @@ try
     foreach (var r in results)
         foreach (var note in r.Notes) Console.WriteLine($"  {r.Name}: {note}");
     if (csvPath is not null) FuzzReport.WriteCsv(csvPath, results);
+    if (htmlPath is not null) FuzzReport.WriteHtml(htmlPath, results);
 
     var verdict = died ? "FAILED: the server died or stopped answering"
         : unexpected > 0 ? $"FAILED: {unexpected} unexpected answers (see the UNEXPECTED lines above)"
@@ -165,10 +167,10 @@ static async Task DropAsync(string external, string name)
     }
 }
 
-static (FuzzSettings Settings, string? Csv, int Rate, int BodyTimeout) Parse(string[] args)
+static (FuzzSettings Settings, string? Csv, string? Html, int Rate, int BodyTimeout) Parse(string[] args)
 {
     var settings = new FuzzSettings { MaxRssMegabytes = 1024 };
-    string? csv = null;
+    string? csv = null, html = null;
     var rate = 200;
     var bodyTimeout = 30;
     for (var i = 0; i < args.Length; i++)
@@ -183,7 +185,7 @@ static (FuzzSettings Settings, string? Csv, int Rate, int BodyTimeout) Parse(str
         }
         switch (name)
         {
-            case "-h" or "--help": return (null!, null, 0, 0);
+            case "-h" or "--help": return (null!, null, null, 0, 0);
             case "--seed": settings = settings with { Seed = Number(0, int.MaxValue) }; break;
             case "--seconds": settings = settings with { Seconds = Number(1, 600) }; break;
             case "--workers": settings = settings with { Workers = Number(1, 64) }; break;
@@ -193,6 +195,7 @@ static (FuzzSettings Settings, string? Csv, int Rate, int BodyTimeout) Parse(str
             case "--body-timeout": bodyTimeout = Number(1, 600); break;
             case "--max-rss-mb": settings = settings with { MaxRssMegabytes = Number(64, 1_000_000) }; break;
             case "--csv": csv = Value(); break;
+            case "--html": html = Value(); break;
             case "--scenarios":
                 var list = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 foreach (var scenario in list)
@@ -204,5 +207,5 @@ static (FuzzSettings Settings, string? Csv, int Rate, int BodyTimeout) Parse(str
         }
     }
     settings = settings with { RatePerKey = rate, RateBurst = Math.Max(1, rate), RequestBodyTimeout = TimeSpan.FromSeconds(bodyTimeout) };
-    return (settings, csv, rate, bodyTimeout);
+    return (settings, csv, html, rate, bodyTimeout);
 }

@@ -42,7 +42,23 @@ public static class ChaosRun
         var runDirectory = CreateRunDirectory();
         progress($"run directory (server and PostgreSQL logs): {runDirectory}");
         var history = new History();
-        await using var cluster = await ChaosCluster.StartAsync(options, runDirectory, progress, cancellationToken);
+        var cluster = await ChaosCluster.StartAsync(options, runDirectory, progress, cancellationToken);
+        ChaosReport report;
+        try
+        {
+            report = await RunOnAsync(cluster, options, history, runDirectory, progress, cancellationToken);
+        }
+        finally
+        {
+            // PostgreSQL and every server are stopped before the run directory may be deleted.
+            await cluster.DisposeAsync();
+        }
+        if (report.AllHold && !options.Keep) TryDelete(runDirectory);
+        return report;
+    }
+
+    private static async Task<ChaosReport> RunOnAsync(ChaosCluster cluster, ChaosOptions options, History history, string runDirectory, Action<string> progress, CancellationToken cancellationToken)
+    {
         var servers = cluster.Servers.Select(s => s.GrpcAddress).ToList();
         var adminKey = cluster.AdminKey;
 
@@ -89,10 +105,7 @@ public static class ChaosRun
             .Append(new InvariantResult("every server stopped cleanly on SIGTERM after the run", exitCodes.Length,
                 [.. exitCodes.Select((code, i) => code == 0 ? null : $"{cluster.Servers[i].Name} exited with {code}; see {cluster.Servers[i].LogPath}.").OfType<string>()]))
             .ToList();
-        var report = new ChaosReport(options, loadDuration, history.Operations.ToList(), history, faults.Injected, invariants, totals, exitCodes, runDirectory);
-        await cluster.DisposeAsync();
-        if (report.AllHold && !options.Keep) TryDelete(runDirectory);
-        return report;
+        return new ChaosReport(options, loadDuration, history.Operations.ToList(), history, faults.Injected, invariants, totals, exitCodes, runDirectory);
     }
 
     /// <summary>POS keys for every store, the cards, and their opening balances (recorded like any operation).</summary>

@@ -15,6 +15,7 @@ public sealed record ChaosReport(
     IReadOnlyList<InvariantResult> Invariants,
     Totals Totals,
     IReadOnlyList<int> ServerExitCodes,
+    IReadOnlyList<long> ServerPeakMemoryKb,
     string RunDirectory)
 {
     public bool AllHold => Invariants.All(i => i.Holds);
@@ -96,6 +97,8 @@ public static class ChaosRun
                 async (op, _) => await workload.ResolveAsync(op, ResolutionBudget, budget.Token));
         }
 
+        // Memory under all that: each server's peak since its last start (a killed one started afresh).
+        var peakMemoryKb = cluster.Servers.Select(s => s.PeakMemoryKb() ?? 0).ToList();
         progress("stopping the servers with SIGTERM");
         var exitCodes = await cluster.StopServersAsync();
         progress("checking the ledger against every answer");
@@ -105,7 +108,7 @@ public static class ChaosRun
             .Append(new InvariantResult("every server stopped cleanly on SIGTERM after the run", exitCodes.Length,
                 [.. exitCodes.Select((code, i) => code == 0 ? null : $"{cluster.Servers[i].Name} exited with {code}; see {cluster.Servers[i].LogPath}.").OfType<string>()]))
             .ToList();
-        return new ChaosReport(options, loadDuration, history.Operations.ToList(), history, faults.Injected, invariants, totals, exitCodes, runDirectory);
+        return new ChaosReport(options, loadDuration, history.Operations.ToList(), history, faults.Injected, invariants, totals, exitCodes, peakMemoryKb, runDirectory);
     }
 
     /// <summary>POS keys for every store, the cards, and their opening balances (recorded like any operation).</summary>

@@ -93,6 +93,8 @@ public static class Report
                 of.Count == 0 ? "" : $"at {string.Join(", ", of.Select(f => $"{f.AtSeconds:0}s"))}; back after {of.Average(f => f.RecoveredAfterSeconds):0.0} s on average");
         }
         yield return new Row("faults", "calls abandoned mid-flight by a terminal, then retried", N(report.History.AbandonedCalls));
+        for (var i = 0; i < report.ServerPeakMemoryKb.Count; i++)
+            yield return new Row("memory", $"server-{i + 1}: peak resident memory since its last start (MiB)", N(report.ServerPeakMemoryKb[i] / 1024));
         yield return new Row("totals", "sum of all card balances (kopecks)", N(report.Totals.CardsBalance));
         foreach (var (kind, sum) in report.Totals.LedgerByKind)
             yield return new Row("totals", $"ledger movements of kind {kind}", N(sum));

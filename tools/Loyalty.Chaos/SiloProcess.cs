@@ -81,6 +81,21 @@ public sealed class SiloProcess : IDisposable
         await ready.Task.WaitAsync(StartTimeout, cancellationToken);
     }
 
+    /// <summary>The process's peak resident memory (VmHWM) in KiB since this incarnation started; null if not running.</summary>
+    public long? PeakMemoryKb()
+    {
+        if (_process is not { HasExited: false } process) return null;
+        try
+        {
+            var line = File.ReadLines($"/proc/{process.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null; // it has just exited
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown hook runs, in-flight calls and queued writes die with the process.</summary>
     public void Kill()
     {

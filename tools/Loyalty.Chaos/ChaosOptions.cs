@@ -51,8 +51,8 @@ public sealed record ChaosOptions
                           [--fault-every SECONDS] [--retry-seconds N] [--abandon-rate 0..1] [--hot-share 0..1]
                           [--server-setting LOYALTY_NAME=VALUE ...] [--csv FILE] [--html FILE] [--keep]
         Starts a private PostgreSQL and N servers on 127.0.0.1, runs a POS workload through all of them
-        while killing servers (SIGKILL) and restarting PostgreSQL (fast, then immediate), then checks the
-        ledger against every answer the terminals got. Exit code 0: every invariant held; 1: a violation;
+        while killing servers (SIGKILL), restarting, crashing and freezing PostgreSQL and restarting a
+        server while it is down, then checks the ledger against every answer the terminals got. Exit code 0: every invariant held; 1: a violation;
         2: bad arguments or the harness could not run.
         """;
 

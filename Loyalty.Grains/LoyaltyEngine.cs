@@ -13,6 +13,21 @@ public sealed class EngineOptions
 
     /// <summary>Database connections this process may hold. The writer needs one; readers share the rest.</summary>
     public int MaxDatabaseConnections { get; init; } = 64;
+
+    /// <summary>
+    /// How long opening a database connection may take. On loopback or a LAN it takes milliseconds; a
+    /// database host that accepts TCP but never answers (hung, or behind a black hole) must not hold
+    /// callers longer than this before they hear UNAVAILABLE. Npgsql's own default is 15 s.
+    /// </summary>
+    public TimeSpan DatabaseConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long one statement (the writer's whole batch is one) may run. A batch takes milliseconds;
+    /// past this the database is taken as hung: the statement is cancelled, its connection dropped and
+    /// its callers told UNAVAILABLE ("may or may not have been stored"), so the writer moves on instead
+    /// of waiting as long as the database does. Migrations run under it too, hence not tighter.
+    /// </summary>
+    public TimeSpan DatabaseCommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -41,12 +56,18 @@ public sealed class LoyaltyEngine : IAsyncDisposable
         options.Runtime.Validate();
         if (options.MaxDatabaseConnections is < 2 or > 1_000)
             throw new ArgumentOutOfRangeException(nameof(options.MaxDatabaseConnections), options.MaxDatabaseConnections, "MaxDatabaseConnections must be between 2 and 1000.");
+        if (options.DatabaseConnectTimeout < TimeSpan.FromSeconds(1) || options.DatabaseConnectTimeout > TimeSpan.FromMinutes(5))
+            throw new ArgumentOutOfRangeException(nameof(options.DatabaseConnectTimeout), options.DatabaseConnectTimeout, "DatabaseConnectTimeout must be between 1 second and 5 minutes.");
+        if (options.DatabaseCommandTimeout < TimeSpan.FromSeconds(1) || options.DatabaseCommandTimeout > TimeSpan.FromHours(1))
+            throw new ArgumentOutOfRangeException(nameof(options.DatabaseCommandTimeout), options.DatabaseCommandTimeout, "DatabaseCommandTimeout must be between 1 second and 1 hour.");
         time ??= TimeProvider.System;
         loggers ??= NullLoggerFactory.Instance;
-        var builder = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(connectionString)
-        {
-            MaxPoolSize = options.MaxDatabaseConnections,
-        }.ConnectionString);
+        var settings = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = options.MaxDatabaseConnections };
+        // A connection string that names its own timeouts (LOYALTY_DB) keeps them: the operator chose.
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!given.ContainsKey("Timeout")) settings.Timeout = (int)options.DatabaseConnectTimeout.TotalSeconds;
+        if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout")) settings.CommandTimeout = (int)options.DatabaseCommandTimeout.TotalSeconds;
+        var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
         builder.UseLoggerFactory(loggers);
         var dataSource = builder.Build();
         try

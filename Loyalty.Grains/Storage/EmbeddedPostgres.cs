@@ -314,6 +314,59 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
     }
 
+    /// <summary>
+    /// A hung database on purpose, for tests and the chaos harness: SIGSTOP to the postmaster and every
+    /// backend, <paramref name="whileFrozen"/>, then SIGCONT whatever happened. Connections stay open
+    /// but nothing answers, as with a hung host or a network black hole.
+    /// </summary>
+    public async Task FreezeAsync(Func<Task> whileFrozen)
+    {
+        ObjectDisposedException.ThrowIf(_stopped, this);
+        var processes = ServerProcesses();
+        _log?.Invoke($"freezing PostgreSQL in {Directory} (SIGSTOP to {processes.Count} processes)");
+        await SignalAsync("STOP", processes).ConfigureAwait(false);
+        try
+        {
+            await whileFrozen().ConfigureAwait(false);
+        }
+        finally
+        {
+            await SignalAsync("CONT", processes).ConfigureAwait(false);
+            _log?.Invoke($"PostgreSQL in {Directory} resumed (SIGCONT)");
+        }
+    }
+
+    /// <summary>The postmaster (first line of postmaster.pid) and its children, found in /proc.</summary>
+    private List<int> ServerProcesses()
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(Directory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+        var processes = new List<int> { postmaster };
+        foreach (var stat in System.IO.Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "stat")))
+        {
+            try
+            {
+                // "pid (comm) state ppid ...": comm may hold spaces, so the fields are read after its ')'.
+                var text = File.ReadAllText(stat);
+                var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == postmaster)
+                    processes.Add(int.Parse(text[..text.IndexOf(' ')], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException or ArgumentOutOfRangeException)
+            {
+                // Not a process directory, or the process has just gone.
+            }
+        }
+        return processes;
+    }
+
+    private static async Task SignalAsync(string signal, IReadOnlyList<int> processes)
+    {
+        var result = await RunAsync("kill", [$"-{signal}", .. processes.Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+            asServiceUser: false, CancellationToken.None).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"kill -{signal} of the PostgreSQL processes failed (exit code {result.ExitCode}): {result.Output}");
+    }
+
     /// <summary>Same as <see cref="StopAsync"/>.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 

@@ -137,17 +137,8 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
             case FaultKind.PostgresFreeze:
                 // Longer than a call's deadline, so some writes are answered DEADLINE_EXCEEDED and commit afterwards.
                 var frozenFor = Workload.CallTimeout + TimeSpan.FromMilliseconds(rng.Next(0, 3_000));
-                var processes = PostgresProcesses(cluster.Postgres.Directory);
-                progress($"fault: PostgreSQL frozen (SIGSTOP to {processes.Count} processes) for {frozenFor.TotalSeconds:0.0} s");
-                await SignalAsync("STOP", processes);
-                try
-                {
-                    await Task.Delay(frozenFor, CancellationToken.None);
-                }
-                finally
-                {
-                    await SignalAsync("CONT", processes);
-                }
+                progress($"fault: PostgreSQL frozen (SIGSTOP) for {frozenFor.TotalSeconds:0.0} s");
+                await cluster.Postgres.FreezeAsync(() => Task.Delay(frozenFor, CancellationToken.None));
                 return "postgres";
             default:
                 var mode = kind == FaultKind.PostgresFastRestart ? "fast" : "immediate";
@@ -181,34 +172,5 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
                 progress($"{server.Name} could not be started again: {failure.Message}");
             }
         }
-    }
-
-    /// <summary>The postmaster (first line of postmaster.pid) and its children, from /proc.</summary>
-    private static List<int> PostgresProcesses(string dataDirectory)
-    {
-        var postmaster = int.Parse(File.ReadLines(Path.Combine(dataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
-        var processes = new List<int> { postmaster };
-        foreach (var stat in Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "stat")))
-        {
-            try
-            {
-                // pid (comm) state ppid ...: comm may hold spaces, so the fields are read after its ')'.
-                var text = File.ReadAllText(stat);
-                var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-                if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == postmaster)
-                    processes.Add(int.Parse(text[..text.IndexOf(' ')], System.Globalization.CultureInfo.InvariantCulture));
-            }
-            catch (Exception error) when (error is IOException or UnauthorizedAccessException or FormatException)
-            {
-                // Not a process directory, or the process has just gone.
-            }
-        }
-        return processes;
-    }
-
-    private static async Task SignalAsync(string signal, IReadOnlyList<int> processes)
-    {
-        using var kill = Process.Start("kill", [$"-{signal}", .. processes.Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
-        await kill.WaitForExitAsync();
     }
 }

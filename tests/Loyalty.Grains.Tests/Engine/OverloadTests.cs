@@ -165,6 +165,53 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
         }
     }
 
+    [Fact]
+    public async Task A_hung_database_gives_callers_unavailable_within_the_command_timeout_and_is_used_again_when_it_resumes()
+    {
+        // A cluster of its own, frozen with SIGSTOP: connections stay open, nothing answers.
+        var directory = TestDatabase.CreateTempDirectory();
+        var cluster = await EmbeddedPostgres.StartAsync(Path.Combine(directory, "cluster"));
+        try
+        {
+            var options = new EngineOptions { DatabaseCommandTimeout = TimeSpan.FromSeconds(2), DatabaseConnectTimeout = TimeSpan.FromSeconds(2) };
+            await using var engine = await LoyaltyEngine.StartAsync(await cluster.CreateDatabaseAsync("hung"), options, Clock);
+            var card = engine.Runtime.Card("8500001");
+            await card.IssueAsync(ProgramCatalog.DefaultProgramId, null, null);
+
+            (CardErrorCode? Code, TimeSpan Elapsed) whileHung = default;
+            await cluster.FreezeAsync(async () => whileHung = await TimedAsync(() => card.AdjustAsync("while-hung", 1, "hung database", "test")));
+            output.WriteLine($"a write while the database hung: {whileHung.Code} after {whileHung.Elapsed.TotalMilliseconds:0} ms");
+            Assert.Equal(CardErrorCode.Unavailable, whileHung.Code);
+            // The command timeout, Npgsql's 2 s to cancel, and slack for a loaded machine; without the bound it waits as long as the database.
+            Assert.True(whileHung.Elapsed < TimeSpan.FromSeconds(15), $"the write waited {whileHung.Elapsed.TotalMilliseconds:0} ms");
+
+            // The same operation id once the database answers again: applied once, whether or not the hung attempt had landed.
+            var retried = await RetryUntilServedAsync(() => card.AdjustAsync("while-hung", 1, "hung database", "test"));
+            Assert.Equal(1, retried.BalanceKopecks);
+            Assert.Empty(await engine.CheckInvariantsAsync());
+        }
+        finally
+        {
+            await cluster.StopAsync();
+            TestDatabase.DeleteTempDirectory(directory);
+        }
+    }
+
+    private static async Task<T> RetryUntilServedAsync<T>(Func<Task<T>> call)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (CardException error) when (error.Code == CardErrorCode.Unavailable && attempt < 20)
+            {
+                await Task.Delay(250);
+            }
+        }
+    }
+
     private sealed record Finished(int Index, CardErrorCode? Code, TimeSpan Elapsed);
     private sealed record Outcome(Task<Finished> Finished);
 

@@ -1,9 +1,7 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using Loyalty.Grains;
 using Loyalty.Grains.Storage;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace Loyalty.Silo;
 
@@ -68,7 +66,7 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
             {
                 return await LoyaltyEngine.StartAsync(connectionString, engineOptions, TimeProvider.System, loggers, cancellationToken);
             }
-            catch (Exception error) when (IsDatabaseUnreachable(error) && waited.Elapsed < options.DatabaseWait)
+            catch (Exception error) when (GroupCommitWriter.IsConnectionFailure(error) && waited.Elapsed < options.DatabaseWait)
             {
                 var pause = TimeSpan.FromMilliseconds(Math.Min(5_000, 250 << Math.Min(attempt, 5)));
                 logger.LogWarning("PostgreSQL is not reachable yet ({Reason}); trying again in {Pause:0.#} s (attempt {Attempt}, waiting up to {Limit:0} s in all).",
@@ -77,10 +75,6 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
             }
         }
     }
-
-    private static bool IsDatabaseUnreachable(Exception error) =>
-        error is NpgsqlException { IsTransient: true } or TimeoutException or SocketException
-        || error is NpgsqlException { InnerException: SocketException or IOException or TimeoutException };
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

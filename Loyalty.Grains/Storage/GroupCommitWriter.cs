@@ -239,7 +239,11 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
             ? "The database could not be reached; the operation may or may not have been stored. Retry with the same operation id, or work offline."
             : "The operation could not be stored; nothing was changed. Try again."));
 
-    private static bool IsConnectionFailure(Exception error) =>
+    /// <summary>
+    /// The database could not be reached or stopped answering (as opposed to refusing a statement):
+    /// waiting or retrying may cure it. Shared with the server's start-up, which waits on exactly these.
+    /// </summary>
+    public static bool IsConnectionFailure(Exception error) =>
         error is NpgsqlException { IsTransient: true } or TimeoutException or System.Net.Sockets.SocketException or IOException
         || error is NpgsqlException { InnerException: System.Net.Sockets.SocketException or IOException or TimeoutException };
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Loyalty.Benchmarks;
 using Loyalty.Protos.V1;
+using Loyalty.Tools;
 
 namespace Loyalty.GrpcBenchmarks;
 
@@ -255,35 +256,13 @@ public sealed class OverloadRun(BenchDatabase database, string connectionString,
     public async Task WriteFilesAsync(string? csvPath, string? htmlPath)
     {
         string[] header = ["scenario", "calls", "ok", "resource_exhausted", "unavailable", "other", "ok_p50_ms", "ok_p99_ms", "refused_p50_ms", "refused_p99_ms", "refused_max_ms"];
-        IEnumerable<string[]> Rows() => Results.Select(r => new[]
-        {
+        var rows = Results.Select(r => new ReportFiles.Row(
+        [
             r.Scenario, N(r.Calls), N(r.Ok), N(r.ResourceExhausted), N(r.Unavailable), N(r.Other),
             Ms(r.OkP50Ms), Ms(r.OkP99Ms), Ms(r.RefusedP50Ms), Ms(r.RefusedP99Ms), Ms(r.RefusedMaxMs),
-        });
-        if (csvPath is not null)
-        {
-            static string Cell(string s) => s.Contains(',') || s.Contains('"') ? $"\"{s.Replace("\"", "\"\"")}\"" : s;
-            await File.WriteAllLinesAsync(csvPath, [string.Join(',', header), .. Rows().Select(r => string.Join(',', r.Select(Cell)))]);
-        }
-        if (htmlPath is not null)
-        {
-            static string E(string s) => System.Net.WebUtility.HtmlEncode(s);
-            var html = new System.Text.StringBuilder("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Loyalty overload run</title>")
-                .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}td{text-align:right}td:first-child{text-align:left}</style>")
-                .Append("<h1>Loyalty overload run</h1><table><tr>");
-            foreach (var h in header) html.Append("<th>").Append(E(h)).Append("</th>");
-            html.Append("</tr>");
-            foreach (var row in Rows())
-            {
-                html.Append("<tr>");
-                foreach (var cell in row) html.Append("<td>").Append(E(cell)).Append("</td>");
-                html.Append("</tr>");
-            }
-            html.Append("</table>");
-            foreach (var note in Notes) html.Append("<p>").Append(E(note)).Append("</p>");
-            html.Append("</html>");
-            await File.WriteAllTextAsync(htmlPath, html.ToString());
-        }
+        ])).ToList();
+        if (csvPath is not null) await ReportFiles.WriteCsvAsync(csvPath, header, rows);
+        if (htmlPath is not null) await ReportFiles.WriteHtmlAsync(htmlPath, "Loyalty overload run", [], header, rows, Notes);
     }
 
     private static string N(long n) => n.ToString(CultureInfo.InvariantCulture);

@@ -1,6 +1,5 @@
 using System.Globalization;
-using System.Net;
-using System.Text;
+using Loyalty.Tools;
 
 namespace Loyalty.Chaos;
 
@@ -40,29 +39,16 @@ public static class Report
         output.WriteLine(report.AllHold ? "All invariants hold." : $"Invariants VIOLATED. Logs and the database are kept in {report.RunDirectory}.");
     }
 
-    public static async Task WriteCsvAsync(ChaosReport report, string path)
-    {
-        var csv = new StringBuilder("section,item,value,detail\n");
-        foreach (var r in Rows(report))
-            csv.Append(CultureInfo.InvariantCulture, $"{Csv(r.Section)},{Csv(r.Item)},{Csv(r.Value)},{Csv(r.Detail)}\n");
-        await File.WriteAllTextAsync(path, csv.ToString());
-    }
+    private static readonly string[] Columns = ["section", "item", "value", "detail"];
 
-    public static async Task WriteHtmlAsync(ChaosReport report, string path)
-    {
-        var html = new StringBuilder();
-        html.Append("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Loyalty chaos run</title>")
-            .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00;font-weight:bold}.ok{color:#070}</style>")
-            .Append(CultureInfo.InvariantCulture, $"<h1>Loyalty chaos run, seed {report.Options.Seed}</h1><p>{(report.AllHold ? "<span class=ok>All invariants hold.</span>" : "<span class=bad>Invariants violated.</span>")}</p>")
-            .Append("<table><tr><th>section</th><th>item</th><th>value</th><th>detail</th></tr>");
-        foreach (var r in Rows(report))
-        {
-            var css = r.Value == "VIOLATED" ? " class=bad" : r.Value == "holds" ? " class=ok" : "";
-            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(r.Section)}</td><td>{E(r.Item)}</td><td{css}>{E(r.Value)}</td><td>{E(r.Detail)}</td></tr>");
-        }
-        html.Append("</table></html>");
-        await File.WriteAllTextAsync(path, html.ToString());
-    }
+    public static Task WriteCsvAsync(ChaosReport report, string path) => ReportFiles.WriteCsvAsync(path, Columns, FileRows(report));
+
+    public static Task WriteHtmlAsync(ChaosReport report, string path) =>
+        ReportFiles.WriteHtmlAsync(path, $"Loyalty chaos run, seed {report.Options.Seed}",
+            [report.AllHold ? "All invariants hold." : "Invariants violated."], Columns, FileRows(report), []);
+
+    private static IEnumerable<ReportFiles.Row> FileRows(ChaosReport report) =>
+        Rows(report).Select(r => new ReportFiles.Row([r.Section, r.Item, r.Value, r.Detail], Bad: r.Value == "VIOLATED"));
 
     private static IEnumerable<Row> Rows(ChaosReport report)
     {
@@ -104,6 +90,4 @@ public static class Report
     }
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
-    private static string E(string s) => WebUtility.HtmlEncode(s);
-    private static string Csv(string s) => s.Contains(',') || s.Contains('"') || s.Contains('\n') ? $"\"{s.Replace("\"", "\"\"")}\"" : s;
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using Loyalty.Tools;
 
 namespace Loyalty.Fuzz;
 
@@ -38,33 +38,11 @@ public static class FuzzReport
         }
     }
 
-    public static void WriteCsv(string path, IReadOnlyList<ScenarioResult> results)
-    {
-        var csv = new StringBuilder();
-        csv.AppendLine(string.Join(",", Columns));
-        foreach (var result in results)
-            csv.AppendLine(string.Join(",", Row(result).Select(Quote)));
-        File.WriteAllText(path, csv.ToString());
-    }
+    public static Task WriteCsvAsync(string path, IReadOnlyList<ScenarioResult> results) => ReportFiles.WriteCsvAsync(path, Columns, FileRows(results));
 
-    public static void WriteHtml(string path, IReadOnlyList<ScenarioResult> results)
-    {
-        static string E(string s) => System.Net.WebUtility.HtmlEncode(s);
-        var html = new StringBuilder("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Loyalty fuzz run</title>")
-            .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}.bad{color:#b00;font-weight:bold}</style>")
-            .Append("<h1>Loyalty fuzz run</h1><table><tr>");
-        foreach (var column in Columns) html.Append("<th>").Append(E(column)).Append("</th>");
-        html.Append("</tr>");
-        foreach (var result in results)
-        {
-            var bad = !result.ServerAlive || result.UnexpectedCount > 0;
-            html.Append(bad ? "<tr class=bad>" : "<tr>");
-            foreach (var cell in Row(result)) html.Append("<td>").Append(E(cell).Replace(", ", "<br>", StringComparison.Ordinal)).Append("</td>");
-            html.Append("</tr>");
-        }
-        File.WriteAllText(path, html.Append("</table></html>").ToString());
-    }
+    public static Task WriteHtmlAsync(string path, IReadOnlyList<ScenarioResult> results) =>
+        ReportFiles.WriteHtmlAsync(path, "Loyalty fuzz run", [], Columns, FileRows(results), []);
 
-    private static string Quote(string field) =>
-        field.Contains(',') || field.Contains('"') ? $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : field;
+    private static IEnumerable<ReportFiles.Row> FileRows(IReadOnlyList<ScenarioResult> results) =>
+        results.Select(r => new ReportFiles.Row(Row(r), Bad: !r.ServerAlive || r.UnexpectedCount > 0));
 }

@@ -114,8 +114,8 @@ try
     Console.WriteLine($"server RSS after start-up {startRss / 1024:N0} MiB, highest ever (VmHWM) {peakKb / 1024:N0} MiB, bound {(settings.MaxRssMegabytes is { } m ? $"{m:N0} MiB" : "none")}; error lines in its log: {errorLines}");
     foreach (var r in results)
         foreach (var note in r.Notes) Console.WriteLine($"  {r.Name}: {note}");
-    if (csvPath is not null) FuzzReport.WriteCsv(csvPath, results);
-    if (htmlPath is not null) FuzzReport.WriteHtml(htmlPath, results);
+    if (csvPath is not null) await FuzzReport.WriteCsvAsync(csvPath, results);
+    if (htmlPath is not null) await FuzzReport.WriteHtmlAsync(htmlPath, results);
 
     var verdict = died ? "FAILED: the server died or stopped answering"
         : unexpected > 0 ? $"FAILED: {unexpected} unexpected answers (see the UNEXPECTED lines above)"

@@ -136,17 +136,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             var logOffset = File.Exists(logFile) ? new FileInfo(logFile).Length : 0;
             log?.Invoke($"starting PostgreSQL {clusterVersion} from {binDirectory} on 127.0.0.1:{port}");
 
-            var result = await RunAsync(
-                Path.Combine(binDirectory, "pg_ctl"),
-                [
-                    "start", "-D", dataDirectory, "-l", logFile, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    // Network settings are passed at every start (not only written at init) because they
-                    // define who can reach the server: loopback TCP only, no unix socket. pg_ctl hands this
-                    // string to /bin/sh, hence the shell quoting of the empty value.
-                    "-o", $"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
-                ],
-                asServiceUser,
-                cancellationToken).ConfigureAwait(false);
+            var result = await PgCtlStartAsync(binDirectory, dataDirectory, logFile, port, asServiceUser, cancellationToken).ConfigureAwait(false);
 
             if (result.ExitCode != 0)
             {
@@ -281,14 +271,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_stopped, this);
         var logFile = Path.Combine(Directory, "log", "server.log");
         _log?.Invoke($"starting PostgreSQL again on 127.0.0.1:{Port}");
-        var result = await RunAsync(
-            Path.Combine(BinDirectory, "pg_ctl"),
-            [
-                "start", "-D", Directory, "-l", logFile, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "-o", $"-c port={Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
-            ],
-            _runAsServiceUser,
-            cancellationToken).ConfigureAwait(false);
+        var result = await PgCtlStartAsync(BinDirectory, Directory, logFile, Port, _runAsServiceUser, cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
             throw new InvalidOperationException($"PostgreSQL did not start again in {Directory} (pg_ctl exit code {result.ExitCode}): {result.Output}");
         await WaitUntilAcceptingAsync(ConnectionString, StartTimeout, cancellationToken).ConfigureAwait(false);
@@ -313,6 +296,20 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
         cancellationToken.ThrowIfCancellationRequested();
     }
+
+    /// <summary><c>pg_ctl start</c>, waiting until the server is up, with the network settings every start must pass.</summary>
+    private static Task<ProcessResult> PgCtlStartAsync(string binDirectory, string dataDirectory, string logFile, int port, bool asServiceUser, CancellationToken cancellationToken) =>
+        RunAsync(
+            Path.Combine(binDirectory, "pg_ctl"),
+            [
+                "start", "-D", dataDirectory, "-l", logFile, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                // Network settings are passed at every start (not only written at init) because they
+                // define who can reach the server: loopback TCP only, no unix socket. pg_ctl hands this
+                // string to /bin/sh, hence the shell quoting of the empty value.
+                "-o", $"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+            ],
+            asServiceUser,
+            cancellationToken);
 
     /// <summary>
     /// A hung database on purpose, for tests and the chaos harness: SIGSTOP to the postmaster and every

@@ -14,10 +14,7 @@ public sealed record SiloOptions(
     string? TlsCertificatePath,
     string? TlsKeyPath,
     int MaxConnections,
-    int MaxStreamsPerConnection,
-    int MailboxCapacity,
-    int MaxQueuedWrites,
-    TimeSpan DatabaseWait)
+    int MaxStreamsPerConnection)
 {
     public const string DataDirectoryVariable = "LOYALTY_DATA_DIR";
     public const string DatabaseVariable = "LOYALTY_DB";
@@ -46,6 +43,17 @@ public sealed record SiloOptions(
     public const int DefaultRateBurst = 2_000;
     /// <summary>Kestrel's own default for keep-alive, kept: a register idle between customers keeps its connection for two minutes.</summary>
     public const int DefaultIdleConnectionTimeoutSeconds = 130;
+
+    /// <summary>Calls waiting for one card's turn; past it callers are refused at once.</summary>
+    public int MailboxCapacity { get; init; } = new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity;
+    /// <summary>Writes queued for the ledger writer; past it callers are refused at once.</summary>
+    public int MaxQueuedWrites { get; init; } = new Grains.Storage.GroupCommitOptions().MaxQueuedWrites;
+    /// <summary>
+    /// How long a starting server waits for an unreachable database. After a power cut the server
+    /// often comes up before PostgreSQL; two minutes covers a crash recovery.
+    /// </summary>
+    public TimeSpan DatabaseWait { get; init; } = TimeSpan.FromSeconds(DefaultDatabaseWaitSeconds);
+    public const int DefaultDatabaseWaitSeconds = 120;
 
     /// <summary>Calls per second each API key may make (token bucket); 0 means no limit.</summary>
     public int RatePerKey { get; init; } = DefaultRatePerKey;
@@ -88,13 +96,11 @@ public sealed record SiloOptions(
             throw new InvalidOperationException($"{TlsCertificateVariable} is set but {GrpcUrlVariable} is http; make it https to serve TLS.");
         return new SiloOptions(dataDirectory, connectionString, grpcUrl, httpUrl, certificate, key,
             Number(configuration, MaxConnectionsVariable, 10_000, 1, 1_000_000),
-            Number(configuration, MaxStreamsVariable, 256, 1, 10_000),
-            Number(configuration, MailboxCapacityVariable, new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity, 1, 100_000),
-            Number(configuration, MaxQueuedWritesVariable, new Grains.Storage.GroupCommitOptions().MaxQueuedWrites, 1, 1_000_000),
-            // After a power cut the server often comes up before PostgreSQL; two minutes covers a crash recovery.
-            TimeSpan.FromSeconds(Number(configuration, DatabaseWaitVariable, 120, 0, 3_600)))
-
+            Number(configuration, MaxStreamsVariable, 256, 1, 10_000))
         {
+            MailboxCapacity = Number(configuration, MailboxCapacityVariable, new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity, 1, 100_000),
+            MaxQueuedWrites = Number(configuration, MaxQueuedWritesVariable, new Grains.Storage.GroupCommitOptions().MaxQueuedWrites, 1, 1_000_000),
+            DatabaseWait = TimeSpan.FromSeconds(Number(configuration, DatabaseWaitVariable, DefaultDatabaseWaitSeconds, 0, 3_600)),
             RatePerKey = Number(configuration, RatePerKeyVariable, DefaultRatePerKey, 0, 1_000_000),
             RateBurst = Number(configuration, RateBurstVariable, DefaultRateBurst, 1, 1_000_000),
             RequestBodyTimeout = TimeSpan.FromSeconds(Number(configuration, RequestBodyTimeoutVariable,

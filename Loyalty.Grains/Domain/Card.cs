@@ -46,30 +46,47 @@ public static class Card
         return new Decision<CardView>(state, [], CardView.Of(state));
     }
 
-    public static QuoteResult Quote(CardState state, ProgramSettings program, Receipt receipt, long requestedKopecks, DateTimeOffset now)
+    /// <summary>
+    /// The dry run of Redeem then Commit: the most this receipt may be paid with bonuses now, the
+    /// requested amount capped at that, and what Redeem of the capped amount (none when it is 0)
+    /// followed by Commit would do: the same decision code on the same state at the same moment, so a
+    /// quote never promises what they would refuse. When they would refuse, Quote throws the refusal
+    /// they would give (a blocked or closed card, a held or committed receipt, too many holds).
+    /// </summary>
+    /// <param name="committed">The receipt's committed record, if it was committed (see <see cref="ReceiptLifecycle"/>).</param>
+    public static QuoteResult Quote(CardState state, ProgramSettings program, Receipt receipt, long requestedKopecks, ReceiptRecord? committed, DateTimeOffset now)
     {
         Validate.Receipt(receipt);
         if (requestedKopecks < 0 || requestedKopecks > Limits.MaxAmountKopecks)
             throw Validate.Invalid($"The requested redemption must be between 0 and {Limits.MaxAmountKopecks} kopecks; {requestedKopecks} was given.");
         var settled = Settled(state, program, now);
-        var available = settled.Status == CardStatus.Active ? settled.AvailableKopecks : 0;
+        // What a hold could take now: nothing on a card that is not active or takes no more holds.
+        var available = settled.Status == CardStatus.Active && settled.Holds.Count < Limits.MaxActiveHoldsPerCard ? settled.AvailableKopecks : 0;
         var max = ProgramRules.MaxRedeem(program, receipt, available);
         var redeem = Math.Min(requestedKopecks, max);
-        var discounts = ProgramRules.SpreadDiscount(program, receipt, redeem);
-        var accruals = ProgramRules.Accruals(program, receipt, discounts);
-        return new QuoteResult(max, redeem, accruals.Sum(), discounts, accruals);
+        const string dryRun = "quote-dry-run";
+        string? holdId = null;
+        if (redeem > 0)
+        {
+            var hold = Redeem(state, program, dryRun, receipt, redeem, committed, now);
+            (state, holdId) = (hold.State, hold.Reply.HoldId);
+        }
+        var commit = Commit(state, program, dryRun, receipt, holdId, committed, now);
+        var record = commit.ReceiptCreated!;
+        return new QuoteResult(max, commit.Reply.RedeemedKopecks, commit.Reply.AccruedKopecks,
+            [.. record.Lines.Select(l => l.DiscountKopecks)], [.. record.Lines.Select(l => l.AccrualKopecks)]);
     }
 
     /// <summary>Holds <paramref name="amountKopecks"/> for a receipt: the first phase of paying with bonuses.</summary>
-    public static Decision<HoldResult> Redeem(CardState state, ProgramSettings program, string operationId, Receipt receipt, long amountKopecks, DateTimeOffset now)
+    /// <param name="committed">The receipt's committed record, if it was committed: a committed receipt takes no new hold.</param>
+    public static Decision<HoldResult> Redeem(CardState state, ProgramSettings program, string operationId, Receipt receipt, long amountKopecks, ReceiptRecord? committed, DateTimeOffset now)
     {
         Validate.Receipt(receipt);
         Validate.PositiveAmount(amountKopecks, "redemption amount");
         var change = new CardChange(state, program, now);
         change.RequireActive();
         var s = change.State;
-        if (s.Holds.Any(h => h.Receipt.Ref == receipt.Ref))
-            throw new CardException(CardErrorCode.AlreadyResolved, $"Receipt {receipt.Ref} already has an active hold on card {s.Number}; commit or cancel it first.");
+        ReceiptLifecycle.RequireOpenForHold(s, receipt.Ref, committed);
         if (s.Holds.Count >= Limits.MaxActiveHoldsPerCard)
             throw new CardException(CardErrorCode.LimitExceeded, $"Card {s.Number} already has {s.Holds.Count} active holds, the most allowed.");
         var capacity = ProgramRules.RedeemCapacity(program, receipt);
@@ -90,12 +107,15 @@ public static class Card
     }
 
     /// <summary>Commits a receipt: posts its hold, if any, and accrues on the part paid with money.</summary>
-    public static Decision<CommitResult> Commit(CardState state, ProgramSettings program, string operationId, Receipt receipt, string? holdId, DateTimeOffset now)
+    /// <param name="committed">The receipt's committed record, if it was committed already: then the commit is refused, naming it.</param>
+    public static Decision<CommitResult> Commit(CardState state, ProgramSettings program, string operationId, Receipt receipt, string? holdId, ReceiptRecord? committed, DateTimeOffset now)
     {
         Validate.Receipt(receipt);
         var change = new CardChange(state, program, now);
         change.RequireActive();
+        ReceiptLifecycle.RequireCommittable(change.State, receipt.Ref, holdId, committed);
         IReadOnlyList<long> discounts = new long[receipt.Lines.Count];
+        IReadOnlyList<LotTake> takes = [];
         long redeemed = 0;
         if (!string.IsNullOrEmpty(holdId))
         {
@@ -109,25 +129,24 @@ public static class Card
             });
             change.Post(operationId, LedgerKind.HoldPost, amount: -hold.AmountKopecks, held: -hold.AmountKopecks, pending: 0, receipt.Ref);
             discounts = hold.LineDiscounts;
+            takes = hold.Takes;
             redeemed = hold.AmountKopecks;
-        }
-        else if (change.State.Holds.FirstOrDefault(h => h.Receipt.Ref == receipt.Ref) is { } open)
-        {
-            throw new CardException(CardErrorCode.AlreadyResolved, $"Receipt {receipt.Ref} has hold {open.Id}; commit it with that hold id or cancel the hold first.");
         }
 
         var accruals = ProgramRules.Accruals(program, receipt, discounts);
         var availableAt = change.Accrue(operationId, accruals.Sum(), receipt.Ref, offline: false);
-        var record = RecordOf(receipt, change.State.Number, discounts, accruals, offline: false);
+        var record = RecordOf(receipt, change.State.Number, discounts, accruals, takes, operationId, now, offline: false);
         return change.Finish(st => new CommitResult(redeemed, accruals.Sum(), availableAt, CardView.Of(st), false), created: record);
     }
 
     /// <summary>
     /// Applies a receipt that a register closed offline (from a shift's sales report). It is never
     /// refused for lack of bonuses: the register already gave the discount, so a shortfall becomes
-    /// a debt on the card, flagged on the ledger row for the accountant.
+    /// a debt on the card, flagged on the ledger row for the accountant. An online hold left open for
+    /// the receipt is voided first (the register closed the receipt without it); a receipt the
+    /// server saw committed is refused (reconciliation matches it instead), see <see cref="ReceiptLifecycle"/>.
     /// </summary>
-    public static Decision<CommitResult> ApplyOffline(CardState state, ProgramSettings program, string operationId, Receipt receipt, IReadOnlyList<long> lineDiscounts, DateTimeOffset now)
+    public static Decision<CommitResult> ApplyOffline(CardState state, ProgramSettings program, string operationId, Receipt receipt, IReadOnlyList<long> lineDiscounts, ReceiptRecord? committed, DateTimeOffset now)
     {
         Validate.Receipt(receipt);
         if (lineDiscounts.Count != receipt.Lines.Count)
@@ -138,12 +157,15 @@ public static class Card
         var change = new CardChange(state, program, now);
         if (change.State.Status == CardStatus.Closed)
             throw new CardException(CardErrorCode.CardNotActive, $"Card {state.Number} is closed; its balance moved to {state.MovedTo}.");
+        if (ReceiptLifecycle.RequireApplicableOffline(change.State, receipt.Ref, committed) is { } staleHold)
+            change.Void(staleHold, operationId, LedgerKind.HoldVoid, HoldResolution.Cancelled);
         var redeemed = lineDiscounts.Sum();
         var negative = false;
+        IReadOnlyList<LotTake> takes = [];
         if (redeemed > 0)
         {
             negative = redeemed > change.State.AvailableKopecks;
-            change.TakeFromLots(redeemed, allowDebt: true);
+            takes = change.TakeFromLots(redeemed, allowDebt: true);
             change.Post(operationId, LedgerKind.OfflineRedeem, amount: -redeemed, held: 0, pending: 0, receipt.Ref, offline: true,
                 reason: negative ? "offline redemption exceeded the available balance" : null);
         }
@@ -152,7 +174,7 @@ public static class Card
             ? new long[receipt.Lines.Count]
             : ProgramRules.Accruals(program, receipt, lineDiscounts);
         var availableAt = change.Accrue(operationId, accruals.Sum(), receipt.Ref, offline: true);
-        var record = RecordOf(receipt, change.State.Number, lineDiscounts, accruals, offline: true);
+        var record = RecordOf(receipt, change.State.Number, lineDiscounts, accruals, takes, operationId, now, offline: true);
         return change.Finish(st => new CommitResult(redeemed, accruals.Sum(), availableAt, CardView.Of(st), negative), created: record);
     }
 
@@ -180,9 +202,13 @@ public static class Card
     /// <summary>
     /// Refunds returned lines of an earlier receipt: gives back their share of the discount and takes
     /// back their share of the accrual. Online, the card must be able to pay back what it takes.
+    /// Given-back bonuses return to the lots the redemption took, with their original dates
+    /// (<see cref="ProgramRules.RestoreOrder"/>); those already past their expiry burn at once.
     /// </summary>
-    public static Decision<RefundResult> Refund(CardState state, ProgramSettings program, string operationId, ReceiptRecord original, IReadOnlyList<ReturnedLine> returned, DateTimeOffset now)
+    /// <param name="committed">The receipt's committed record (null: not committed; refused as not found).</param>
+    public static Decision<RefundResult> Refund(CardState state, ProgramSettings program, string operationId, ReceiptRef reference, ReceiptRecord? committed, IReadOnlyList<ReturnedLine> returned, DateTimeOffset now)
     {
+        var original = ReceiptLifecycle.RequireRefundable(state.Number, state.Predecessors, reference, committed);
         if (returned is null || returned.Count == 0)
             throw Validate.Invalid($"The refund of receipt {original.Ref} names no returned lines.");
         if (returned.Count > Limits.MaxReceiptLines)
@@ -222,14 +248,12 @@ public static class Card
             discountBack += lineDiscountBack;
         }
 
+        var redeemedFrom = original.RedeemedFrom;
         if (discountBack > 0)
-        {
-            change.Credit(discountBack);
-            change.Post(operationId, LedgerKind.RefundRestore, amount: discountBack, held: 0, pending: 0, original.Ref);
-        }
+            redeemedFrom = change.Restore(operationId, original.RedeemedFrom, discountBack, original.Ref);
         if (accrualBack > 0)
             change.Reverse(operationId, accrualBack, original.Ref);
-        var updated = original with { Lines = lines };
+        var updated = original with { Lines = lines, RedeemedFrom = redeemedFrom };
         return change.Finish(st => new RefundResult(accrualBack, discountBack, CardView.Of(st)), updated: updated);
     }
 
@@ -320,8 +344,14 @@ public static class Card
         return list.Count > Limits.ResolvedHoldsRemembered ? list.RemoveAt(0) : list;
     }
 
-    private static ReceiptRecord RecordOf(Receipt receipt, string cardNumber, IReadOnlyList<long> discounts, IReadOnlyList<long> accruals, bool offline) =>
+    private static ReceiptRecord RecordOf(Receipt receipt, string cardNumber, IReadOnlyList<long> discounts, IReadOnlyList<long> accruals,
+        IReadOnlyList<LotTake> takes, string operationId, DateTimeOffset now, bool offline) =>
         new(receipt.Ref, cardNumber,
             receipt.Lines.Select((l, i) => new ReceiptRecordLine(l.Sku, l.Category, l.QuantityMilli, l.AmountKopecks, discounts[i], accruals[i], 0, 0, 0)).ToArray(),
-            offline);
+            offline)
+        {
+            OperationId = operationId,
+            CommittedAt = now,
+            RedeemedFrom = [.. takes.Select(t => new RedeemedLot(t.AmountKopecks, t.AvailableAt, t.ExpiresAt))],
+        };
 }

@@ -140,21 +140,44 @@ internal sealed class CardChange
     /// <summary>Voids a hold: its takes go back into lots with their original dates.</summary>
     public void Void(Hold hold, string operationId, LedgerKind kind, HoldResolution resolution, DateTimeOffset? resolvedAt = null)
     {
-        var lots = _state.Lots;
-        var nextId = _state.NextLotId;
+        var at = resolvedAt ?? _now;
         foreach (var take in hold.Takes)
-            lots = lots.Add(new Lot(nextId++, take.AmountKopecks, take.AvailableAt, take.ExpiresAt, Released: true, SourceReceipt: null));
+            AddLot(take.AmountKopecks, take.AvailableAt, take.ExpiresAt, released: true, source: null);
         _state = _state with
         {
-            Lots = lots,
-            NextLotId = nextId,
             Holds = _state.Holds.Remove(hold),
-            ResolvedHolds = Card.Remember(_state.ResolvedHolds, new ResolvedHold(hold.Id, hold.AmountKopecks, resolution, resolvedAt ?? _now)),
+            ResolvedHolds = Card.Remember(_state.ResolvedHolds, new ResolvedHold(hold.Id, hold.AmountKopecks, resolution, at)),
         };
         Post(operationId, kind, amount: 0, held: -hold.AmountKopecks, pending: 0, hold.Receipt.Ref, at: resolvedAt);
         // Bonuses whose lot burnt while they were held burn now, before they could repay a debt or be counted.
-        BurnExpiredLots();
+        BurnExpiredLots(notBefore: at);
         RepayDebtFromLots();
+    }
+
+    /// <summary>
+    /// Gives <paramref name="amount"/> returned bonuses back to the lots a committed redemption took
+    /// (<paramref name="redeemedFrom"/>), in <see cref="ProgramRules.RestoreOrder"/>, each with its
+    /// original dates; what those lots cannot take back (the debt part of an offline redemption, or a
+    /// receipt from before lots were recorded) is credited as new bonuses. Lots already past their
+    /// expiry burn at once, as expiry rows of this moment. Returns the lots with what each got back.
+    /// </summary>
+    public IReadOnlyList<RedeemedLot> Restore(string operationId, IReadOnlyList<RedeemedLot> redeemedFrom, long amount, ReceiptRef receipt)
+    {
+        var lots = redeemedFrom.ToArray();
+        var left = amount;
+        foreach (var i in ProgramRules.RestoreOrder(lots))
+        {
+            var give = Math.Min(left, lots[i].LeftToRestoreKopecks);
+            if (give <= 0) continue;
+            AddLot(give, lots[i].AvailableAt, lots[i].ExpiresAt, released: true, source: null);
+            lots[i] = lots[i] with { RestoredKopecks = lots[i].RestoredKopecks + give };
+            left -= give;
+        }
+        if (left > 0) Credit(left);
+        Post(operationId, LedgerKind.RefundRestore, amount: amount, held: 0, pending: 0, receipt);
+        BurnExpiredLots(notBefore: _now);
+        RepayDebtFromLots();
+        return lots;
     }
 
     /// <summary>Receives the lots, debt and history of a card being replaced or merged into this one.</summary>
@@ -192,17 +215,23 @@ internal sealed class CardChange
             RepayDebtFromLots();
         }
 
-        BurnExpiredLots();
+        BurnExpiredLots(notBefore: DateTimeOffset.MinValue);
     }
 
-    /// <summary>Released lots past their expiry burn; the ledger row carries the moment they expired.</summary>
-    private void BurnExpiredLots()
+    /// <summary>
+    /// Released lots past their expiry burn. The ledger row carries the moment they expired, or
+    /// <paramref name="notBefore"/> if later: bonuses that came back to the card after their expiry
+    /// (a voided hold, a return) burn when they came back, so no row says they burnt before they
+    /// were on the card.
+    /// </summary>
+    private void BurnExpiredLots(DateTimeOffset notBefore)
     {
         foreach (var lot in _state.Lots.Where(l => l.Released && l.ExpiresAt <= _now).OrderBy(l => l.Id).ToList())
         {
             _state = _state with { Lots = _state.Lots.Remove(lot) };
+            var at = lot.ExpiresAt!.Value > notBefore ? lot.ExpiresAt.Value : notBefore;
             Post($"{SystemOperationPrefix}expired:{_state.Number}:{lot.Id}:{lot.ExpiresAt:yyyyMMddHHmmss}", LedgerKind.Expiry,
-                amount: -lot.RemainingKopecks, held: 0, pending: 0, receipt: null, at: lot.ExpiresAt);
+                amount: -lot.RemainingKopecks, held: 0, pending: 0, receipt: null, at: at);
         }
     }
 

@@ -18,7 +18,7 @@ public enum CardErrorCode
     InsufficientBonuses,
     /// <summary>A programme limit (cap, minimum line amount, excluded category) forbids it. FAILED_PRECONDITION.</summary>
     LimitExceeded,
-    /// <summary>The hold or receipt was already resolved/refunded/committed. FAILED_PRECONDITION.</summary>
+    /// <summary>The hold was already resolved, or the receipt is not in a stage that allows the command (held, committed, returned; see <see cref="ReceiptLifecycle"/>). FAILED_PRECONDITION.</summary>
     AlreadyResolved,
     /// <summary>The same operation id was used with a different payload. ALREADY_EXISTS.</summary>
     OperationExistsWithDifferentPayload,

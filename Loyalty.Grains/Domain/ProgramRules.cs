@@ -17,6 +17,9 @@ namespace Loyalty.Grains.Domain;
 /// <item>A partial return takes back floor(total × returned quantity ÷ line quantity) minus what
 /// earlier returns of the line already took; the return that completes a line takes back the
 /// exact remainder, so returning everything returns exactly what the receipt gave.</item>
+/// <item>Bonuses a return gives back go to the lots the redemption took, with their original dates,
+/// nearest expiry first (the order they were taken in): a partial return restores the soonest-burning
+/// bonuses first, in the company's favour, as lot consolidation does.</item>
 /// </list>
 /// </summary>
 public static class ProgramRules
@@ -126,6 +129,10 @@ public static class ProgramRules
             : ProportionalTotal(line.DiscountKopecks, returnedAfter, line.QuantityMilli) - line.RedeemRestoredKopecks;
         return (Math.Max(0, accrualBack), Math.Max(0, discountBack));
     }
+
+    /// <summary>The order in which a return gives bonuses back to the lots a redemption took: nearest expiry first, never-expiring last.</summary>
+    public static IEnumerable<int> RestoreOrder(IReadOnlyList<RedeemedLot> lots) =>
+        Enumerable.Range(0, lots.Count).OrderBy(i => lots[i].ExpiresAt ?? DateTimeOffset.MaxValue).ThenBy(i => i);
 
     private static long ProportionalTotal(long total, long part, long whole) =>
         (long)((Int128)total * part / whole);

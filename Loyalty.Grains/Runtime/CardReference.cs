@@ -15,15 +15,15 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
         Read(cancellationToken, async card => CardView.Of(Card.Settled(card, await runtime.ProgramOf(card), runtime.Now)));
 
     public Task<QuoteResult> QuoteAsync(Receipt receipt, long requestedKopecks, CancellationToken cancellationToken = default) =>
-        Read(cancellationToken, async card => Card.Quote(card, await runtime.ProgramOf(card), receipt, requestedKopecks, runtime.Now));
+        Read(cancellationToken, async card => Card.Quote(card, await runtime.ProgramOf(card), receipt, requestedKopecks, await CommittedAsync(card, receipt), runtime.Now));
 
     public Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken = default) =>
         Write(operationId, "redeem", new { number, receipt, amountKopecks }, cancellationToken,
-            async card => Card.Redeem(card, await runtime.ProgramOf(card), operationId, receipt, amountKopecks, runtime.Now));
+            async card => Card.Redeem(card, await runtime.ProgramOf(card), operationId, receipt, amountKopecks, await CommittedAsync(card, receipt), runtime.Now));
 
     public Task<CommitResult> CommitAsync(string operationId, Receipt receipt, string? holdId, CancellationToken cancellationToken = default) =>
         Write(operationId, "commit", new { number, receipt, holdId = holdId ?? "" }, cancellationToken,
-            async card => Card.Commit(card, await runtime.ProgramOf(card), operationId, receipt, holdId, runtime.Now));
+            async card => Card.Commit(card, await runtime.ProgramOf(card), operationId, receipt, holdId, await CommittedAsync(card, receipt), runtime.Now));
 
     public Task<CancelResult> CancelAsync(string operationId, string holdId, CancellationToken cancellationToken = default, string? storeId = null) =>
         Write(operationId, "cancel", new { holdId }, cancellationToken,
@@ -35,10 +35,8 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
             Validate.ReceiptRef(original);
             // Receipts of a card change only through this card's writes, which are version-checked,
             // so reading the receipt inside the turn is consistent with the card state.
-            var receipt = await runtime.Store.LoadReceiptAsync(original);
-            if (receipt is null || (receipt.CardNumber != card.Number && !card.Predecessors.Contains(receipt.CardNumber)))
-                throw new CardException(CardErrorCode.NotFound, $"Receipt {original} was not committed with card {card.Number}.");
-            return Card.Refund(card, await runtime.ProgramOf(card), operationId, receipt, lines, runtime.Now);
+            var committed = await runtime.Store.LoadReceiptAsync(original);
+            return Card.Refund(card, await runtime.ProgramOf(card), operationId, original, committed, lines, runtime.Now);
         });
 
     public Task<CardView> AdjustAsync(string operationId, long amountKopecks, string reason, string actor, CancellationToken cancellationToken = default) =>
@@ -51,7 +49,7 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
 
     public Task<CommitResult> ApplyOfflineAsync(string operationId, Receipt receipt, IReadOnlyList<long> lineDiscounts, CancellationToken cancellationToken = default) =>
         Write(operationId, "offline-receipt", new { number, receipt, lineDiscounts }, cancellationToken,
-            async card => Card.ApplyOffline(card, await runtime.ProgramOf(card), operationId, receipt, lineDiscounts, runtime.Now));
+            async card => Card.ApplyOffline(card, await runtime.ProgramOf(card), operationId, receipt, lineDiscounts, await CommittedAsync(card, receipt), runtime.Now));
 
     public Task<CardView> IssueAsync(string programId, string? phone, string? email, CancellationToken cancellationToken = default)
     {
@@ -80,6 +78,19 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
 
     public Task<StatementPage> GetStatementAsync(int pageSize, string? pageToken, CancellationToken cancellationToken = default) =>
         Read(cancellationToken, card => runtime.Store.GetStatementAsync([card.Number, .. card.Predecessors], pageSize, pageToken));
+
+    /// <summary>
+    /// The receipt's committed record, which its lifecycle needs (<see cref="ReceiptLifecycle"/>). A
+    /// receipt this card holds cannot have been committed (its hold was made on an open receipt, and
+    /// only that hold commits it), so the lookup is skipped for it: the hold-then-commit path reads
+    /// nothing more than before. The receipts table's key still refuses a second commit whatever
+    /// this says, and that refusal names the committed receipt too.
+    /// </summary>
+    private async Task<ReceiptRecord?> CommittedAsync(CardState card, Receipt receipt)
+    {
+        Validate.Receipt(receipt); // before the lookup, so bad input is refused without a query
+        return ReceiptLifecycle.OpenHold(card, receipt.Ref) is not null ? null : await runtime.Store.LoadReceiptAsync(receipt.Ref);
+    }
 
     private Task<T> Read<T>(CancellationToken cancellationToken, Func<CardState, Task<T>> read)
     {

@@ -284,6 +284,14 @@ public sealed class GrainRuntime : IAsyncDisposable
                 case WriteOutcome.Duplicate duplicate:
                     primary.Remember(operationId, duplicate.Stored.PayloadHash, duplicate.Stored.ResultJson);
                     return Answer<T>(operationId, hash, duplicate.Stored.PayloadHash, duplicate.Stored.ResultJson);
+                case WriteOutcome.ReceiptExists exists:
+                    // Committed with another card, or by another server in the same instant: the
+                    // refusal names what committed it, as the lifecycle's own refusals do.
+                    if (await _store.FindOperationAsync(operationId) is { } storedFirst)
+                        return Answer<T>(operationId, hash, storedFirst.PayloadHash, storedFirst.ResultJson);
+                    throw await _store.LoadReceiptAsync(exists.Receipt) is { } committed
+                        ? ReceiptLifecycle.AlreadyCommitted(committed)
+                        : new CardException(CardErrorCode.AlreadyResolved, $"Receipt {exists.Receipt} was already committed.");
                 case WriteOutcome.Failed failed:
                     throw failed.Error;
             }

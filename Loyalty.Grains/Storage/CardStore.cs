@@ -31,14 +31,19 @@ public sealed class CardStore(NpgsqlDataSource dataSource)
     public async Task<ReceiptRecord?> LoadReceiptAsync(ReceiptRef reference)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT card_number, offline, lines::text FROM receipts WHERE store_id = $1 AND register_id = $2 AND shift_number = $3 AND receipt_number = $4");
+            "SELECT card_number, offline, lines::text, operation_id, at, redeemed_lots::text FROM receipts WHERE store_id = $1 AND register_id = $2 AND shift_number = $3 AND receipt_number = $4");
         command.Parameters.Add(new NpgsqlParameter { Value = reference.StoreId });
         command.Parameters.Add(new NpgsqlParameter { Value = reference.RegisterId });
         command.Parameters.Add(new NpgsqlParameter { Value = reference.ShiftNumber });
         command.Parameters.Add(new NpgsqlParameter { Value = reference.ReceiptNumber });
         await using var reader = await command.ExecuteReaderAsync();
         if (!await reader.ReadAsync()) return null;
-        return new ReceiptRecord(reference, reader.GetString(0), Json.Deserialize<ReceiptRecordLine[]>(reader.GetString(2)), reader.GetBoolean(1));
+        return new ReceiptRecord(reference, reader.GetString(0), Json.Deserialize<ReceiptRecordLine[]>(reader.GetString(2)), reader.GetBoolean(1))
+        {
+            OperationId = reader.GetString(3),
+            CommittedAt = reader.GetFieldValue<DateTimeOffset>(4),
+            RedeemedFrom = reader.IsDBNull(5) ? [] : Json.Deserialize<RedeemedLot[]>(reader.GetString(5)),
+        };
     }
 
     /// <summary>The ledger rows of a card and of the cards it replaced or absorbed, newest first.</summary>

@@ -222,8 +222,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
                 case "ledger_pkey": // (operation, card, entry) is there: another process stored this operation first
                     return new WriteOutcome.Conflict(write.Operation.CardNumber); // the grain reloads, then finds the stored operation
                 case "receipts_pkey":
-                    var r = write.ReceiptCreated!.Ref;
-                    return new WriteOutcome.Failed(new CardException(CardErrorCode.AlreadyResolved, $"Receipt {r} was already committed."));
+                    return new WriteOutcome.ReceiptExists(write.ReceiptCreated!.Ref);
                 case "cards_pkey":
                     return new WriteOutcome.Conflict(write.Cards[0].State.Number);
             }
@@ -448,13 +447,13 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         var created = writes.Where(w => w.ReceiptCreated is not null).ToList();
         if (created.Count > 0)
             batch.BatchCommands.Add(ReceiptCommand(created, w => w.ReceiptCreated!,
-                "INSERT INTO receipts (store_id, register_id, shift_number, receipt_number, card_number, offline, redeemed, accrued, lines, operation_id, at) SELECT * FROM unnest({0})"));
+                "INSERT INTO receipts (store_id, register_id, shift_number, receipt_number, card_number, offline, redeemed, accrued, lines, operation_id, at, redeemed_lots) SELECT * FROM unnest({0})"));
         var updated = writes.Where(w => w.ReceiptUpdated is not null).ToList();
         if (updated.Count > 0)
             batch.BatchCommands.Add(ReceiptCommand(updated, w => w.ReceiptUpdated!,
                 """
-                UPDATE receipts r SET lines = u.lines
-                FROM unnest({0}) AS u(store_id, register_id, shift_number, receipt_number, card_number, offline, redeemed, accrued, lines, operation_id, at)
+                UPDATE receipts r SET lines = u.lines, redeemed_lots = u.redeemed_lots
+                FROM unnest({0}) AS u(store_id, register_id, shift_number, receipt_number, card_number, offline, redeemed, accrued, lines, operation_id, at, redeemed_lots)
                 WHERE (r.store_id, r.register_id, r.shift_number, r.receipt_number) = (u.store_id, u.register_id, u.shift_number, u.receipt_number)
                 """));
     }
@@ -476,7 +475,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
 
     private static NpgsqlBatchCommand ReceiptCommand(List<LedgerWrite> writes, Func<LedgerWrite, ReceiptRecord> pick, string sqlTemplate)
     {
-        var sql = sqlTemplate.Replace("{0}", "$1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[], $9::json[], $10::text[], $11::timestamptz[]");
+        var sql = sqlTemplate.Replace("{0}", "$1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[], $9::json[], $10::text[], $11::timestamptz[], $12::json[]");
         var command = new NpgsqlBatchCommand(sql);
         var records = writes.Select(pick).ToList();
         Add(command, records.Select(r => r.Ref.StoreId).ToArray());
@@ -490,6 +489,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         Add(command, writes.Select(w => w.ReceiptLinesJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         Add(command, writes.Select(w => w.Operation.OperationId).ToArray());
         Add(command, writes.Select(w => w.At).ToArray());
+        Add(command, writes.Select(w => w.ReceiptLotsJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         return command;
     }
 

@@ -23,6 +23,9 @@ public sealed record LedgerWrite(
 {
     /// <summary>The lines of the receipt this write creates or updates (never both), serialised on the caller's thread.</summary>
     public string? ReceiptLinesJson { get; } = (ReceiptCreated ?? ReceiptUpdated) is { } receipt ? Json.Serialize(receipt.Lines) : null;
+
+    /// <summary>The lots the receipt's redemption took, serialised on the caller's thread.</summary>
+    public string? ReceiptLotsJson { get; } = (ReceiptCreated ?? ReceiptUpdated) is { } receipt ? Json.Serialize(receipt.RedeemedFrom) : null;
 }
 
 /// <summary>An operation as stored, for answering retries.</summary>
@@ -37,6 +40,8 @@ public abstract record WriteOutcome
     /// <summary>The operation id is already stored; answer with what is stored.</summary>
     public sealed record Duplicate(StoredOperation Stored) : WriteOutcome;
     public sealed record Failed(CardException Error) : WriteOutcome;
+    /// <summary>The receipt this write commits is committed already (its key is taken): nothing was written.</summary>
+    public sealed record ReceiptExists(ReceiptRef Receipt) : WriteOutcome;
 
     public static readonly Committed Done = new();
 }

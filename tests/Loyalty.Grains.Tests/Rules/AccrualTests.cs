@@ -109,7 +109,7 @@ public sealed class AccrualTests
         card.Adjust(10_000);
         var receipt = R.Parse("grocery:7001,dairy:3333,tobacco:5000,books:999");
 
-        var quote = Card.Quote(card.State, Program, receipt, 2_500, card.Now);
+        var quote = card.Quote(receipt, 2_500);
         var hold = card.Redeem(receipt, quote.RedeemKopecks);
         var commit = card.Commit(receipt, hold.HoldId);
 

@@ -103,19 +103,26 @@ internal sealed class CardRun
         Apply(s => Card.Adjust(s, Program, NextOperationId(), amount, reason, "tester", Now));
 
     public HoldResult Redeem(Receipt receipt, long amount) =>
-        Apply(s => Card.Redeem(s, Program, NextOperationId(), receipt, amount, Now));
+        Apply(s => Card.Redeem(s, Program, NextOperationId(), receipt, amount, Committed(receipt.Ref), Now));
 
     public CommitResult Commit(Receipt receipt, string? holdId = null) =>
-        Apply(s => Card.Commit(s, Program, NextOperationId(), receipt, holdId, Now));
+        Apply(s => Card.Commit(s, Program, NextOperationId(), receipt, holdId, Committed(receipt.Ref), Now));
 
     public CancelResult Cancel(string holdId) =>
         Apply(s => Card.Cancel(s, Program, NextOperationId(), holdId, Now));
 
     public RefundResult Refund(ReceiptRef receipt, params ReturnedLine[] lines) =>
-        Apply(s => Card.Refund(s, Program, NextOperationId(), Receipts[receipt], lines, Now));
+        Apply(s => Card.Refund(s, Program, NextOperationId(), receipt, Committed(receipt), lines, Now));
 
     public CommitResult ApplyOffline(Receipt receipt, params long[] discounts) =>
-        Apply(s => Card.ApplyOffline(s, Program, NextOperationId(), receipt, discounts, Now));
+        Apply(s => Card.ApplyOffline(s, Program, NextOperationId(), receipt, discounts, Committed(receipt.Ref), Now));
+
+    /// <summary>The dry run of Redeem then Commit on the current state; changes nothing.</summary>
+    public QuoteResult Quote(Receipt receipt, long requested) =>
+        Card.Quote(State, Program, receipt, requested, Committed(receipt.Ref), Now);
+
+    /// <summary>The receipt's committed record, as the runtime would load it by its key.</summary>
+    public ReceiptRecord? Committed(ReceiptRef receipt) => Receipts.GetValueOrDefault(receipt);
 
     /// <summary>A write that moves nothing by itself, so the rows it carries are the ones time wrote.</summary>
     public CardView Touch() =>

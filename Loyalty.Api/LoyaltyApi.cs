@@ -39,6 +39,9 @@ public sealed class LoyaltyApi
         return new LoyaltyApi(methods, health, keys);
     }
 
+    /// <summary>Trailing metadata names of a refusal's details: <c>loyalty-receipt-stage</c>, <c>loyalty-hold-id</c>, <c>loyalty-operation-id</c>.</summary>
+    public const string RefusalMetadataPrefix = "loyalty-";
+
     /// <summary>design.md's table: what the caller did wrong, what is missing, what the state forbids, what is busy.</summary>
     public static RpcException? MapException(Exception error) => error switch
     {
@@ -54,7 +57,11 @@ public sealed class LoyaltyApi
             CardErrorCode.Overloaded => StatusCode.ResourceExhausted,
             CardErrorCode.Unavailable => StatusCode.Unavailable,
             _ => StatusCode.Internal,
-        }, e.Message),
+        }, e.Message)
+        {
+            // The ids a till needs to recover (the open hold, the committing operation), by name.
+            Trailers = e.Details.ToDictionary(d => RefusalMetadataPrefix + d.Key, d => d.Value),
+        },
         // The database refused a connection or went away mid-call: the POS falls back to offline.
         Npgsql.NpgsqlException { IsTransient: true } => new RpcException(StatusCode.Unavailable,
             "The database cannot be reached just now; retry with the same operation id, or work offline."),

@@ -122,11 +122,11 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
         }
         catch (RpcException error)
         {
-            SendStatus(response, error.Status, error.Message);
+            SendStatus(response, error.Status, error.Message, error.Trailers);
         }
         catch (Exception error) when (options.MapException(error) is { } mapped)
         {
-            SendStatus(response, mapped.Status, mapped.Message);
+            SendStatus(response, mapped.Status, mapped.Message, mapped.Trailers);
         }
         catch (Exception error) when (error is Microsoft.AspNetCore.Http.BadHttpRequestException or IOException && http.RequestAborted.IsCancellationRequested)
         {
@@ -140,7 +140,7 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
     }
 
     /// <summary>Ends the call with a status: Trailers-Only when nothing was sent yet, trailers otherwise.</summary>
-    private static void SendStatus(HttpResponse response, StatusCode status, string message)
+    private static void SendStatus(HttpResponse response, StatusCode status, string message, IReadOnlyDictionary<string, string>? trailers = null)
     {
         var code = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var encoded = GrpcMessageText.Encode(message);
@@ -150,9 +150,13 @@ public sealed class GrpcEndpoint(GrpcMethodTable methods, GrpcEndpointOptions op
             response.ContentType = ContentType;
             response.Headers[StatusHeader] = code;
             response.Headers[MessageHeader] = encoded;
+            foreach (var (name, value) in trailers ?? Empty) response.Headers[name] = value;
             return;
         }
         response.AppendTrailer(StatusHeader, code);
         response.AppendTrailer(MessageHeader, encoded);
+        foreach (var (name, value) in trailers ?? Empty) response.AppendTrailer(name, value);
     }
+
+    private static readonly Dictionary<string, string> Empty = [];
 }

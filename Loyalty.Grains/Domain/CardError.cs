@@ -35,6 +35,18 @@ public sealed class CardException(CardErrorCode code, string message) : Exceptio
 {
     public CardErrorCode Code { get; } = code;
 
+    /// <summary>
+    /// What a program needs to recover from the refusal, by name, besides the sentence: for a receipt
+    /// in the wrong stage <see cref="ReceiptStageDetail"/>, and <see cref="HoldIdDetail"/> (the open
+    /// hold to commit or cancel) or <see cref="OperationIdDetail"/> (the operation that committed it).
+    /// The API sends each as trailing metadata <c>loyalty-&lt;name&gt;</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Details { get; init; } = new Dictionary<string, string>();
+
+    public const string ReceiptStageDetail = "receipt-stage";
+    public const string HoldIdDetail = "hold-id";
+    public const string OperationIdDetail = "operation-id";
+
     /// <summary>Given by the runtime and the writer alike once the server has begun to stop.</summary>
     public static CardException ShuttingDown() =>
         new(CardErrorCode.Unavailable, "The server is shutting down; nothing was changed. Try again on another server or later.");

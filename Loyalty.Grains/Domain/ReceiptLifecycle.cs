@@ -92,7 +92,10 @@ public static class ReceiptLifecycle
             throw new CardException(CardErrorCode.NotFound, $"Receipt {receipt} was not committed with card {cardNumber}.");
         if (StageOf(committed) == ReceiptStage.FullyReturned)
             throw new CardException(CardErrorCode.AlreadyResolved,
-                $"Receipt {receipt}, committed at {committed.CommittedAt:u} by operation {committed.OperationId}, was already refunded in full; nothing is left to refund.");
+                $"Receipt {receipt}, committed at {committed.CommittedAt:u} by operation {committed.OperationId}, was already refunded in full; nothing is left to refund.")
+            {
+                Details = Describe(ReceiptStage.FullyReturned, CardException.OperationIdDetail, committed.OperationId),
+            };
         return committed;
     }
 
@@ -106,7 +109,24 @@ public static class ReceiptLifecycle
 
     private static CardException HeldRefusal(ReceiptRef receipt, Hold hold, string cardNumber) =>
         new(CardErrorCode.AlreadyResolved,
-            $"Receipt {receipt} is held: hold {hold.Id} of {hold.AmountKopecks} kopecks on card {cardNumber}, made by operation {hold.OperationId}, open until {hold.ExpiresAt:u}; commit it with that hold id, or cancel the hold first.");
+            $"Receipt {receipt} is held: hold {hold.Id} of {hold.AmountKopecks} kopecks on card {cardNumber}, made by operation {hold.OperationId}, open until {hold.ExpiresAt:u}; commit it with that hold id, or cancel the hold first.")
+        {
+            Details = Describe(ReceiptStage.Held, CardException.HoldIdDetail, hold.Id),
+        };
+
+    /// <summary>The stage as the API names it (snake case, as proto enums and gRPC metadata are), and the one id that recovers.</summary>
+    private static Dictionary<string, string> Describe(ReceiptStage stage, string idName, string id) => new()
+    {
+        [CardException.ReceiptStageDetail] = stage switch
+        {
+            ReceiptStage.Open => "open",
+            ReceiptStage.Held => "held",
+            ReceiptStage.Committed => "committed",
+            ReceiptStage.PartlyReturned => "partly_returned",
+            _ => "fully_returned",
+        },
+        [idName] = id,
+    };
 
     private static CardException Refused(ReceiptRef receipt, ReceiptRecord committed, string whatToDo)
     {
@@ -118,6 +138,9 @@ public static class ReceiptLifecycle
         };
         var how = committed.Offline ? "applied from a shift report" : "committed";
         return new CardException(CardErrorCode.AlreadyResolved,
-            $"Receipt {receipt} was already {how} at {committed.CommittedAt:u} by operation {committed.OperationId} with card {committed.CardNumber}{stage}; {whatToDo}.");
+            $"Receipt {receipt} was already {how} at {committed.CommittedAt:u} by operation {committed.OperationId} with card {committed.CardNumber}{stage}; {whatToDo}.")
+        {
+            Details = Describe(StageOf(committed), CardException.OperationIdDetail, committed.OperationId),
+        };
     }
 }

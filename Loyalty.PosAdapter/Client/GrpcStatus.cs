@@ -29,8 +29,15 @@ public static class GrpcStatus
         {
             return new RpcException(StatusCode.Unknown, message.Length > 0 ? message : $"The server sent the unknown grpc-status {number}.");
         }
-        return new RpcException((StatusCode)number, message);
+        var details = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, values) in headers.NonValidated)
+            if (name.StartsWith(DetailPrefix, StringComparison.OrdinalIgnoreCase))
+                details[name[DetailPrefix.Length..].ToLowerInvariant()] = values.ToString();
+        return new RpcException((StatusCode)number, message) { Details = details };
     }
+
+    /// <summary>The server's prefix for a refusal's details in trailing metadata.</summary>
+    private const string DetailPrefix = "loyalty-";
 
     /// <summary>
     /// A response whose HTTP status is not 200 did not come from a gRPC server that took the call

@@ -22,6 +22,14 @@ public class RpcException : Exception
     public StatusCode StatusCode { get; }
 
     /// <summary>
+    /// The refusal's details the server sent as trailing metadata, by name without the
+    /// <c>loyalty-</c> prefix: <c>receipt-stage</c> (held, committed, partly_returned, fully_returned),
+    /// <c>hold-id</c> (the receipt's open hold, to commit or cancel), <c>operation-id</c> (the operation
+    /// that committed the receipt). Empty when there are none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Details { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
     /// True when the outcome is unknown rather than refused (the server may or may not have applied a
     /// write): repeat the call with the same operation id, which applies it at most once.
     /// </summary>

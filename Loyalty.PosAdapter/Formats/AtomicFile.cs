@@ -24,10 +24,10 @@ public static class AtomicFile
         try
         {
             T result;
-            await using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, CatalogLimits.WriteBufferBytes, FileOptions.Asynchronous))
+            await using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, CatalogLimits.WriteBufferBytes))
             {
                 result = await write(stream, cancellationToken);
-                await stream.FlushAsync(cancellationToken);
+                // Flush(true) is fsync: the data is on disk before the rename can make it visible.
                 stream.Flush(flushToDisk: true);
             }
             cancellationToken.ThrowIfCancellationRequested();

@@ -35,7 +35,8 @@ public class ReflectionTests(ServerFixture server) : IClassFixture<ServerFixture
         var replies = await AskAsync(service,
             new ServerReflectionRequest { ListServices = "" },
             new ServerReflectionRequest { FileContainingSymbol = "loyalty.v1.RedeemRequest" },
-            new ServerReflectionRequest { FileByFilename = "grpc/health/v1/health.proto" });
+            // The health messages come from Grpc.HealthCheck, whose descriptor carries the package's own file name.
+            new ServerReflectionRequest { FileByFilename = global::Grpc.Health.V1.HealthReflection.Descriptor.Name });
 
         Assert.Equal(3, replies.Count);
         var services = replies[0].ListServicesResponse.Service.Select(s => s.Name).ToArray();
@@ -48,7 +49,10 @@ public class ReflectionTests(ServerFixture server) : IClassFixture<ServerFixture
         Assert.Equal("loyalty/v1/cards.proto", files[0].Name);
         Assert.Contains(files[0].MessageType, m => m.Name == "RedeemRequest");
         Assert.Equal(["google/protobuf/timestamp.proto", "loyalty/v1/common.proto"], files.Skip(1).Select(f => f.Name).Order());
-        Assert.Equal("grpc/health/v1/health.proto", FileDescriptorProto.Parser.ParseFrom(replies[2].FileDescriptorResponse.FileDescriptorProto[0]).Name);
+        var health = FileDescriptorProto.Parser.ParseFrom(replies[2].FileDescriptorResponse.FileDescriptorProto[0]);
+        Assert.Equal(global::Grpc.Health.V1.HealthReflection.Descriptor.Name, health.Name);
+        Assert.Equal("grpc.health.v1", health.Package);
+        Assert.Contains(health.Service, s => s.Name == "Health");
     }
 
     [Fact]

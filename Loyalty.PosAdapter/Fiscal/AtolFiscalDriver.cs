@@ -319,7 +319,9 @@ public sealed class AtolFiscalDriver : IAsyncDisposable
             }
             resume = false;
 
-            var preflight = await PreflightAsync(isShift, entries, ct);
+            // Error 68: the register says the shift is over 24 h even when its status still says "opened" (field cases B3).
+            var forceNewShift = notPrinted?.ErrorCode == ShiftExpiredCode;
+            var preflight = await PreflightAsync(isShift, forceNewShift, entries, ct);
             if (preflight.Outcome is not null) return preflight.Outcome;
             var number = entries.Count(e => e.Kind == "attempt") + 1;
             var attempt = Record(new JournalEntry
@@ -433,7 +435,7 @@ public sealed class AtolFiscalDriver : IAsyncDisposable
     private sealed record Preflight(FiscalOutcome? Outcome, long FdBefore, DateTimeOffset RegisterTime, int ShiftNumber, string ShiftState);
 
     /// <summary>Before a new attempt: paper, cover, queue, shift (opened, or Z + open), then the FN's last FD and the register's clock to journal.</summary>
-    private async Task<Preflight> PreflightAsync(bool isShift, List<JournalEntry> entries, CancellationToken ct)
+    private async Task<Preflight> PreflightAsync(bool isShift, bool forceNewShift, List<JournalEntry> entries, CancellationToken ct)
     {
         var last = entries.LastOrDefault(e => e.Kind == "attempt") ?? entries[0];
         try
@@ -446,7 +448,7 @@ public sealed class AtolFiscalDriver : IAsyncDisposable
                 return new Preflight(Attention(entries, last, AttentionReason.QueueBlocked, null,
                     $"The web server's queue is blocked by job {queue.BlockedUuid} ({queue.BlockReason}); nothing is sent until it clears."), 0, default, 0, "");
             var shift = await readRetry.ExecuteAsync(async c => await GetShiftStatusCoreAsync(c), ct);
-            if (!isShift && shift.State != "opened")
+            if (!isShift && (shift.State != "opened" || forceNewShift))
             {
                 if (shift.State == "expired" || shift.State == "opened")
                 {

@@ -105,6 +105,12 @@ public sealed class AtolWebServerEmulator : IAsyncDisposable
     public int ShiftNumber { get { lock (gate) return shiftNumber; } }
     public bool ShiftOpen { get { lock (gate) return shiftOpen; } }
     public bool PaperPresent { get; set; } = true;
+
+    /// <summary>
+    /// Status queries report an expired shift as <c>opened</c>, as firmware that notices the 24 h only
+    /// on the next fiscal operation does; the sale then meets error 68 itself (field cases B3).
+    /// </summary>
+    public bool StatusHidesShiftExpiry { get; set; }
     public bool CoverOpened { get; set; }
 
     /// <summary>Delay before each HTTP answer (the work is done first).</summary>
@@ -496,7 +502,7 @@ public sealed class AtolWebServerEmulator : IAsyncDisposable
 
     private JsonObject? QueryResult(string type, JsonObject task)
     {
-        var expired = shiftOpen && Now - shiftOpenedAt > options.MaxShiftLength;
+        var expired = shiftOpen && Now - shiftOpenedAt > options.MaxShiftLength && !StatusHidesShiftExpiry;
         var shiftState = !shiftOpen ? "closed" : expired ? "expired" : "opened";
         switch (type)
         {

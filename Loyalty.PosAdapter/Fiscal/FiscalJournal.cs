@@ -98,7 +98,8 @@ public sealed class FiscalJournal : IDisposable
         Directory.CreateDirectory(dataDirectory);
         var path = System.IO.Path.Combine(dataDirectory, FileName);
         var created = !File.Exists(path);
-        var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 4096, FileOptions.None);
+        // FileShare.None takes an exclusive advisory lock (flock) on Unix: a second driver on this directory fails here.
+        var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 4096, FileOptions.None);
         if (created) FsyncDirectory(dataDirectory);
 
         var good = new List<JournalEntry>();

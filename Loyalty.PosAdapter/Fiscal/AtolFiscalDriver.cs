@@ -240,17 +240,24 @@ public sealed class AtolFiscalDriver : IAsyncDisposable
         }, cancellationToken);
 
     /// <summary>Shift state (<c>closed</c>, <c>opened</c>, <c>expired</c>) and number: <c>queryShiftStatus</c> (protocols.md §1.3).</summary>
-    public Task<ShiftStatus> GetShiftStatusAsync(CancellationToken cancellationToken = default) =>
-        readRetry.ExecuteAsync(async ct => await GetShiftStatusCoreAsync(ct), Linked(cancellationToken)).AsTask();
+    public async Task<ShiftStatus> GetShiftStatusAsync(CancellationToken cancellationToken = default)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, disposing.Token);
+        return await readRetry.ExecuteAsync(async ct => await GetShiftStatusCoreAsync(ct), linked.Token);
+    }
 
     /// <summary>Paper, cover, shift and the register's clock: <c>queryDeviceStatus</c>.</summary>
-    public Task<DeviceStatus> GetDeviceStatusAsync(CancellationToken cancellationToken = default) =>
-        readRetry.ExecuteAsync(async ct => await GetDeviceStatusCoreAsync(ct), Linked(cancellationToken)).AsTask();
+    public async Task<DeviceStatus> GetDeviceStatusAsync(CancellationToken cancellationToken = default)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, disposing.Token);
+        return await readRetry.ExecuteAsync(async ct => await GetDeviceStatusCoreAsync(ct), linked.Token);
+    }
 
     /// <summary>The last receipt's fiscal data (<c>getLastFiscalParams</c>, forReceipt), or null when the FN has none or the queue cannot run it within <see cref="AtolDriverOptions.MaxWait"/>.</summary>
     public async Task<FiscalData?> GetLastReceiptAsync(CancellationToken cancellationToken = default)
     {
-        var result = await RunQueryJobAsync(new JsonObject { ["type"] = "getLastFiscalParams", ["forReceipt"] = true }, Linked(cancellationToken));
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, disposing.Token);
+        var result = await RunQueryJobAsync(new JsonObject { ["type"] = "getLastFiscalParams", ["forReceipt"] = true }, linked.Token);
         return result?["fiscalParams"] is JsonObject p ? FiscalData.FromFiscalParams(p) : null;
     }
 
@@ -699,6 +706,4 @@ public sealed class AtolFiscalDriver : IAsyncDisposable
         finally { Interlocked.Decrement(ref waitingCalls); }
     }
 
-    private CancellationToken Linked(CancellationToken cancellationToken) =>
-        cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, disposing.Token).Token : disposing.Token;
 }

@@ -226,6 +226,10 @@ internal abstract class GrpcMethod(string path)
         }
         catch (InvalidProtocolBufferException error)
         {
+            // Google.Protobuf 3.36 refuses invalid UTF-8 itself, without naming the field; the walk
+            // below (bounded, safe on any bytes) finds which one, as the answer did before.
+            if (ProtobufUtf8.FindInvalidString(payload, message.Descriptor) is { } invalid)
+                throw new RpcException(StatusCode.InvalidArgument, $"The request's field {invalid} is not valid UTF-8; protobuf strings must be UTF-8.");
             throw new RpcException(StatusCode.InvalidArgument, $"The request is not a valid {message.Descriptor.FullName} message: {error.Message}");
         }
         if (ProtobufUtf8.FindInvalidString(payload, message.Descriptor) is { } field)

@@ -137,6 +137,17 @@ public static class ProgramRules
     private static long ProportionalTotal(long total, long part, long whole) =>
         (long)((Int128)total * part / whole);
 
+    /// <summary>
+    /// What a catalog file lets a register spend from this card while offline: the card's available
+    /// balance now (expired holds released, burnt lots gone: pass a settled state), capped at the
+    /// programme's offline limit per card; nothing for a blocked or closed card or one in debt.
+    /// </summary>
+    public static long OfflineSpendable(ProgramSettings program, CardState settled)
+    {
+        if (settled.Status != CardStatus.Active || settled.DebtKopecks > 0 || settled.AvailableKopecks <= 0) return 0;
+        return program.OfflineLimitPerCardKopecks > 0 ? Math.Min(settled.AvailableKopecks, program.OfflineLimitPerCardKopecks) : settled.AvailableKopecks;
+    }
+
     /// <summary>When bonuses accrued now become spendable.</summary>
     public static DateTimeOffset AvailableAt(ProgramSettings program, DateTimeOffset now) =>
         now.AddDays(program.AccrualDelayDays);

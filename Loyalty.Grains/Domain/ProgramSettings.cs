@@ -32,6 +32,13 @@ public sealed record ProgramSettings
     /// <summary>Bonuses burn this many days after they became spendable; 0 = never.</summary>
     public int ExpiryDays { get; init; }
 
+    /// <summary>
+    /// The most a register working offline may let one card spend, whatever its balance: the cap on
+    /// the offline spendable amount written into catalog files; 0 = no cap (the available balance).
+    /// An offline register cannot see spending elsewhere, so this bounds the debt one card can run up.
+    /// </summary>
+    public long OfflineLimitPerCardKopecks { get; init; }
+
     public static ProgramSettings Default(string programId = "default") => new()
     {
         ProgramId = programId,
@@ -59,6 +66,8 @@ public sealed record ProgramSettings
             throw Domain.Validate.Invalid($"max_redeem_percent must be between 0 and 100; {MaxRedeemPercent} was given.");
         if (MinLineAmountKopecks < 0 || MinLineAmountKopecks > Limits.MaxAmountKopecks)
             throw Domain.Validate.Invalid($"min_line_amount must be between 0 and {Limits.MaxAmountKopecks} kopecks; {MinLineAmountKopecks} was given.");
+        if (OfflineLimitPerCardKopecks < 0 || OfflineLimitPerCardKopecks > Limits.MaxAmountKopecks)
+            throw Domain.Validate.Invalid($"offline_limit_per_card must be between 0 (no cap) and {Limits.MaxAmountKopecks} kopecks; {OfflineLimitPerCardKopecks} was given.");
         if (HoldTimeoutSeconds is < 1 or > 7 * 24 * 3600)
             throw Domain.Validate.Invalid($"hold_timeout_seconds must be between 1 and {7 * 24 * 3600}; {HoldTimeoutSeconds} was given.");
         if (AccrualDelayDays is < 0 or > 3650)

@@ -16,6 +16,14 @@ public sealed record RefundResult(long AccrualReversedKopecks, long RedeemRestor
 /// </summary>
 public sealed record Decision<TReply>(CardState State, IReadOnlyList<LedgerEntry> Entries, TReply Reply, ReceiptRecord? ReceiptCreated = null, ReceiptRecord? ReceiptUpdated = null)
 {
+    /// <summary>
+    /// A receipt that must still be uncommitted when this decision is stored (a hold is only valid on
+    /// an open receipt): the ledger writer checks it in the same transaction, so a commit of the
+    /// receipt elsewhere (another card, another server) cannot slip in between, and no extra read is
+    /// needed before holding. A write whose receipt was committed meanwhile stores nothing.
+    /// </summary>
+    public ReceiptRef? RequiresOpenReceipt { get; init; }
+
     /// <summary>Further cards the same decision writes (a transfer writes two), in one transaction.</summary>
     public IReadOnlyList<CardState> OtherStates { get; init; } = [];
 
@@ -103,7 +111,7 @@ public static class Card
             ProgramRules.HoldExpiresAt(program, now), takes);
         change.Update(x => x with { Holds = x.Holds.Add(hold) });
         change.Post(operationId, LedgerKind.Hold, amount: 0, held: amountKopecks, pending: 0, receipt.Ref);
-        return change.Finish(st => new HoldResult(hold.Id, amountKopecks, discounts, hold.ExpiresAt, CardView.Of(st)));
+        return change.Finish(st => new HoldResult(hold.Id, amountKopecks, discounts, hold.ExpiresAt, CardView.Of(st))) with { RequiresOpenReceipt = receipt.Ref };
     }
 
     /// <summary>Commits a receipt: posts its hold, if any, and accrues on the part paid with money.</summary>

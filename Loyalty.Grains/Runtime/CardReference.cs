@@ -19,11 +19,11 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
 
     public Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken = default) =>
         Write(operationId, "redeem", new { number, receipt, amountKopecks }, cancellationToken,
-            async card => Card.Redeem(card, await runtime.ProgramOf(card), operationId, receipt, amountKopecks, await CommittedAsync(card, receipt), runtime.Now));
+            async card => Card.Redeem(card, await runtime.ProgramOf(card), operationId, receipt, amountKopecks, committed: null, runtime.Now));
 
     public Task<CommitResult> CommitAsync(string operationId, Receipt receipt, string? holdId, CancellationToken cancellationToken = default) =>
         Write(operationId, "commit", new { number, receipt, holdId = holdId ?? "" }, cancellationToken,
-            async card => Card.Commit(card, await runtime.ProgramOf(card), operationId, receipt, holdId, await CommittedAsync(card, receipt), runtime.Now));
+            async card => Card.Commit(card, await runtime.ProgramOf(card), operationId, receipt, holdId, committed: null, runtime.Now));
 
     public Task<CancelResult> CancelAsync(string operationId, string holdId, CancellationToken cancellationToken = default, string? storeId = null) =>
         Write(operationId, "cancel", new { holdId }, cancellationToken,
@@ -49,7 +49,7 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
 
     public Task<CommitResult> ApplyOfflineAsync(string operationId, Receipt receipt, IReadOnlyList<long> lineDiscounts, CancellationToken cancellationToken = default) =>
         Write(operationId, "offline-receipt", new { number, receipt, lineDiscounts }, cancellationToken,
-            async card => Card.ApplyOffline(card, await runtime.ProgramOf(card), operationId, receipt, lineDiscounts, await CommittedAsync(card, receipt), runtime.Now));
+            async card => Card.ApplyOffline(card, await runtime.ProgramOf(card), operationId, receipt, lineDiscounts, committed: null, runtime.Now));
 
     public Task<CardView> IssueAsync(string programId, string? phone, string? email, CancellationToken cancellationToken = default)
     {
@@ -80,11 +80,11 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
         Read(cancellationToken, card => runtime.Store.GetStatementAsync([card.Number, .. card.Predecessors], pageSize, pageToken));
 
     /// <summary>
-    /// The receipt's committed record, which its lifecycle needs (<see cref="ReceiptLifecycle"/>). A
-    /// receipt this card holds cannot have been committed (its hold was made on an open receipt, and
-    /// only that hold commits it), so the lookup is skipped for it: the hold-then-commit path reads
-    /// nothing more than before. The receipts table's key still refuses a second commit whatever
-    /// this says, and that refusal names the committed receipt too.
+    /// The receipt's committed record, for Quote's dry run (<see cref="ReceiptLifecycle"/>). Writes do
+    /// not read it first: the database refuses them in the same transaction instead (the receipts
+    /// table's key for a commit, <see cref="Decision{TReply}.RequiresOpenReceipt"/> for a hold), and
+    /// the refusal names the committed receipt; so a sale reads nothing more than before. A receipt
+    /// this card holds cannot have been committed, so Quote skips the read for it.
     /// </summary>
     private async Task<ReceiptRecord?> CommittedAsync(CardState card, Receipt receipt)
     {

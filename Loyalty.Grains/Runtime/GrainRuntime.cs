@@ -237,7 +237,7 @@ public sealed class GrainRuntime : IAsyncDisposable
             LedgerWrite Build(Decision<T> d) => write = new(
                 [.. d.AllStates.Select(s => new CardWrite(s, cards.Single(c => c.Number == s.Number).State?.Version ?? 0))],
                 d.Entries, new OperationRecord(operationId, primary.Number, kind, hash, Json.Serialize(d.Reply)),
-                d.ReceiptCreated, d.ReceiptUpdated, _time.GetUtcNow());
+                d.ReceiptCreated, d.ReceiptUpdated, _time.GetUtcNow()) { ReceiptMustBeOpen = d.RequiresOpenReceipt };
             WriteOutcome outcome;
             try
             {

@@ -127,6 +127,12 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
             await RollbackQuietly(connection);
             return Classify(error, write);
         }
+        catch (PostgresException error) when (write?.ReceiptMustBeOpen is { } open && error.SqlState == ExpectationFailed)
+        {
+            // The rows are locked, so the only expectation that can fail here is the receipt's.
+            await RollbackQuietly(connection);
+            return new WriteOutcome.ReceiptExists(open);
+        }
         catch
         {
             await RollbackQuietly(connection);
@@ -310,6 +316,7 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
             // versions, and find operation ids that are already stored.
             var versions = new Dictionary<string, long>(StringComparer.Ordinal);
             var stored = new Dictionary<string, StoredOperation>(StringComparer.Ordinal);
+            var committed = new HashSet<ReceiptRef>();
             await using (var check = new NpgsqlBatch(connection))
             {
                 check.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
@@ -317,11 +324,16 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
                 var findOperations = new NpgsqlBatchCommand("SELECT operation_id, card_number, kind, payload_hash, result::text FROM operations WHERE operation_id = ANY($1)");
                 findOperations.Parameters.Add(new NpgsqlParameter { Value = writes.Select(w => w.Operation.OperationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
                 check.BatchCommands.Add(findOperations);
+                var guarded = writes.Where(w => w.ReceiptMustBeOpen is not null).Select(w => w.ReceiptMustBeOpen!).ToList();
+                check.BatchCommands.Add(ReceiptKeysCommand(guarded, $"SELECT store_id, register_id, shift_number, receipt_number {CommittedAmong}"));
                 await using var reader = await check.ExecuteReaderAsync();
                 while (await reader.ReadAsync()) versions[reader.GetString(0)] = reader.GetInt64(1);
                 await reader.NextResultAsync();
                 while (await reader.ReadAsync())
                     stored[reader.GetString(0)] = new StoredOperation(reader.GetString(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3], reader.GetString(4));
+                await reader.NextResultAsync();
+                while (await reader.ReadAsync())
+                    committed.Add(new ReceiptRef(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
             }
 
             var accepted = new List<LedgerWrite>(writes.Count);
@@ -334,6 +346,8 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
                     outcomes[i] = new WriteOutcome.Conflict(conflict.State.Number);
                 else if (stored.TryGetValue(w.Operation.OperationId, out var existing))
                     outcomes[i] = new WriteOutcome.Duplicate(existing);
+                else if (w.ReceiptMustBeOpen is { } open && committed.Contains(open))
+                    outcomes[i] = new WriteOutcome.ReceiptExists(open);
                 else if (!operationIds.Add(w.Operation.OperationId))
                     outcomes[i] = new WriteOutcome.Conflict(w.Operation.CardNumber); // same id twice in one batch: the loser re-reads and finds the winner
                 else
@@ -377,6 +391,16 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
 
     private static void AddWrites(NpgsqlBatch batch, IReadOnlyList<LedgerWrite> writes)
     {
+        // Holds are valid only on receipts not committed: checked here, in the writes' own
+        // transaction, so a commit elsewhere cannot slip in between and the card reads nothing first.
+        var guarded = writes.Where(w => w.ReceiptMustBeOpen is not null).Select(w => w.ReceiptMustBeOpen!).ToList();
+        if (guarded.Count > 0)
+        {
+            var guard = ReceiptKeysCommand(guarded,
+                $"SELECT loyalty_expect(NOT EXISTS (SELECT 1 {CommittedAmong}), 'a receipt to be held was committed meanwhile')");
+            batch.BatchCommands.Add(guard);
+        }
+
         var cards = writes.SelectMany(w => w.Cards).ToList();
         var inserts = cards.Where(c => c.ExpectedVersion == 0).ToList();
         var updates = cards.Where(c => c.ExpectedVersion != 0).ToList();
@@ -456,6 +480,20 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
                 FROM unnest({0}) AS u(store_id, register_id, shift_number, receipt_number, card_number, offline, redeemed, accrued, lines, operation_id, at, redeemed_lots)
                 WHERE (r.store_id, r.register_id, r.shift_number, r.receipt_number) = (u.store_id, u.register_id, u.shift_number, u.receipt_number)
                 """));
+    }
+
+    /// <summary>The committed receipts among the keys given as four arrays ($1..$4): store, register, shift, number.</summary>
+    private const string CommittedAmong =
+        "FROM receipts JOIN unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS k(store_id, register_id, shift_number, receipt_number) USING (store_id, register_id, shift_number, receipt_number)";
+
+    private static NpgsqlBatchCommand ReceiptKeysCommand(IReadOnlyList<ReceiptRef> keys, string sql)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        Add(command, keys.Select(k => k.StoreId).ToArray());
+        Add(command, keys.Select(k => k.RegisterId).ToArray());
+        Add(command, keys.Select(k => k.ShiftNumber).ToArray());
+        Add(command, keys.Select(k => k.ReceiptNumber).ToArray());
+        return command;
     }
 
     private static NpgsqlBatchCommand CardCommand(List<CardWrite> writes, string sql)

@@ -24,6 +24,9 @@ public sealed record LedgerWrite(
     /// <summary>The lines of the receipt this write creates or updates (never both), serialised on the caller's thread.</summary>
     public string? ReceiptLinesJson { get; } = (ReceiptCreated ?? ReceiptUpdated) is { } receipt ? Json.Serialize(receipt.Lines) : null;
 
+    /// <summary>A receipt that must not be committed when this write is stored (see <see cref="Decision{TReply}.RequiresOpenReceipt"/>).</summary>
+    public ReceiptRef? ReceiptMustBeOpen { get; init; }
+
     /// <summary>The lots the receipt's redemption took, serialised on the caller's thread.</summary>
     public string? ReceiptLotsJson { get; } = (ReceiptCreated ?? ReceiptUpdated) is { } receipt ? Json.Serialize(receipt.RedeemedFrom) : null;
 }

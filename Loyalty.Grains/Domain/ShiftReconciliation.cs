@@ -56,6 +56,8 @@ public enum ReceiptOutcome
     WithoutCard,
     /// <summary>Cancelled on the register and never seen online: nothing to do.</summary>
     Cancelled,
+    /// <summary>To be applied, but the card refused it (unknown or closed card, a return it cannot pay back): waits for the accountant.</summary>
+    NotApplied,
 }
 
 /// <summary>A receipt's figures on one side: total before bonuses and bonuses redeemed, in kopecks.</summary>

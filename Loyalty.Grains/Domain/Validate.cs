@@ -23,11 +23,14 @@ public static class Validate
             throw Invalid("A card number is 1 to 32 Latin letters or digits.");
     }
 
-    public static void OperationId(string? value)
+    /// <param name="system">True for the server's own operations (reconciliation), whose ids must carry the reserved prefix.</param>
+    public static void OperationId(string? value, bool system = false)
     {
         Identifier(value, "operation id");
-        if (value!.StartsWith(CardChange.SystemOperationPrefix, StringComparison.Ordinal))
-            throw Invalid($"Operation ids starting with \"{CardChange.SystemOperationPrefix}\" are reserved for the server's own ledger rows.");
+        if (value!.StartsWith(CardChange.SystemOperationPrefix, StringComparison.Ordinal) != system)
+            throw Invalid(system
+                ? $"The server's own operation ids start with \"{CardChange.SystemOperationPrefix}\"; {value} does not."
+                : $"Operation ids starting with \"{CardChange.SystemOperationPrefix}\" are reserved for the server's own ledger rows.");
     }
 
     public static void Text(string? value, string field, bool required)

@@ -98,11 +98,26 @@ internal sealed class CardReference(GrainRuntime runtime, string number) : ICard
         return runtime.InvokeAsync([number], cancellationToken, cards => read(cards[0].State ?? throw GrainRuntime.NotFound(number)), read: true);
     }
 
-    private Task<T> Write<T>(string operationId, string kind, object payload, CancellationToken cancellationToken, Func<CardState, Task<Decision<T>>> decide)
+    /// <summary>Applies a receipt of a shift report under the id reconciliation derived from its key (reserved: no client can send it).</summary>
+    internal Task<CommitResult> ApplyFromShiftAsync(string operationId, Receipt receipt, IReadOnlyList<long> lineDiscounts, CancellationToken cancellationToken) =>
+        Write(operationId, "offline-receipt", new { number, receipt, lineDiscounts }, cancellationToken,
+            async card => Card.ApplyOffline(card, await runtime.ProgramOf(card), operationId, receipt, lineDiscounts, committed: null, runtime.Now), system: true);
+
+    /// <summary>A return of a shift report, like an online refund, under the id reconciliation derived from its key.</summary>
+    internal Task<RefundResult> RefundFromShiftAsync(string operationId, ReceiptRef original, IReadOnlyList<ReturnedLine> lines, CancellationToken cancellationToken) =>
+        Write(operationId, "refund", new { number, original, lines }, cancellationToken, async card =>
+            Card.Refund(card, await runtime.ProgramOf(card), operationId, original, await runtime.Store.LoadReceiptAsync(original), lines, runtime.Now), system: true);
+
+    /// <summary>Voids a hold left open by a closed shift, under the id reconciliation derived from it.</summary>
+    internal Task<CancelResult> VoidFromShiftAsync(string operationId, string holdId, CancellationToken cancellationToken) =>
+        Write(operationId, "cancel", new { holdId }, cancellationToken,
+            async card => Card.Cancel(card, await runtime.ProgramOf(card), operationId, holdId, runtime.Now), system: true);
+
+    private Task<T> Write<T>(string operationId, string kind, object payload, CancellationToken cancellationToken, Func<CardState, Task<Decision<T>>> decide, bool system = false)
     {
         Validate.CardNumber(number);
-        Validate.OperationId(operationId);
+        Validate.OperationId(operationId, system);
         return runtime.InvokeAsync([number], cancellationToken, cards =>
-            runtime.WriteAsync(cards, operationId, kind, payload, () => decide(cards[0].State ?? throw GrainRuntime.NotFound(number))));
+            runtime.WriteAsync(cards, operationId, kind, payload, () => decide(cards[0].State ?? throw GrainRuntime.NotFound(number)), system));
     }
 }

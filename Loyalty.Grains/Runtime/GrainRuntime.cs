@@ -221,9 +221,9 @@ public sealed class GrainRuntime : IAsyncDisposable
     /// database; otherwise decide in memory, write durably, and on a version conflict reload and
     /// decide again.
     /// </summary>
-    internal async Task<T> WriteAsync<T>(CardActivation[] cards, string operationId, string kind, object payload, Func<Task<Decision<T>>> decide)
+    internal async Task<T> WriteAsync<T>(CardActivation[] cards, string operationId, string kind, object payload, Func<Task<Decision<T>>> decide, bool system = false)
     {
-        Validate.OperationId(operationId);
+        Validate.OperationId(operationId, system);
         var hash = PayloadHash(kind, payload);
         var primary = cards[0];
         foreach (var card in cards)

@@ -48,6 +48,9 @@ public static class TestSiloHost
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(minimumLogLevel).AddSimpleConsole(o => o.SingleLine = true);
+        // Calls to a silo that was just killed fail and are retried by Orleans' placement (Polly) and
+        // messaging, each logged with a full stack trace; in these tests that is the expected path, not news.
+        builder.Logging.AddFilter("Polly", LogLevel.Critical).AddFilter("Orleans.Messaging", LogLevel.Critical);
 
         var dataSource = NpgsqlDataSource.Create(settings.ConnectionString);
         builder.Services.AddSingleton(dataSource);
@@ -95,5 +98,7 @@ public static class TestSiloHost
         options.TableRefreshTimeout = ClusterTimings.TableRefreshTimeout;
         options.DefunctSiloExpiration = ClusterTimings.DefunctSiloExpiration;
         options.DefunctSiloCleanupPeriod = ClusterTimings.DefunctSiloCleanupPeriod;
+        options.EnableConnectionLivenessCheck = ClusterTimings.EnableConnectionLivenessCheck;
+        options.ExtendProbeTimeoutDuringDegradation = ClusterTimings.ExtendProbeTimeoutDuringDegradation;
     }
 }

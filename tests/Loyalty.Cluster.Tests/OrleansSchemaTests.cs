@@ -131,6 +131,7 @@ public sealed class OrleansSchemaTests(TwoSiloCluster cluster) : IClassFixture<T
     public async Task A_reminder_fires_every_second_and_lives_in_our_reminder_table_until_unregistered()
     {
         var grain = cluster.A.Grains.GetGrain<ITickGrain>("sweeper-1");
+        var registered = DateTime.UtcNow;
         await grain.Start(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)).WaitAsync(Bound);
 
         var row = await cluster.Database.ScalarAsync(
@@ -140,7 +141,10 @@ public sealed class OrleansSchemaTests(TwoSiloCluster cluster) : IClassFixture<T
             await ClusterDatabase.WaitUntilAsync(async () => (await grain.Ticks()).Count >= 2, Bound),
             "The reminder did not fire twice.");
         var ticks = await grain.Ticks();
-        Assert.True(ticks.Zip(ticks.Skip(1), (a, b) => b - a).All(gap => gap >= TimeSpan.FromMilliseconds(900)), string.Join(", ", ticks.Select(t => t.ToString("O"))));
+        // Not the gaps between ticks: a tick can be late and the next one on time (style.md A4), which
+        // happens when this class shares the 2 cores with the failover test's processes.
+        Assert.True(ticks[0] >= registered + TimeSpan.FromMilliseconds(900), $"first tick {ticks[0]:O}, registered {registered:O}");
+        Assert.True(ticks.Zip(ticks.Skip(1), (a, b) => b > a).All(later => later), string.Join(", ", ticks.Select(t => t.ToString("O"))));
 
         await grain.Stop().WaitAsync(Bound);
         Assert.Equal(0L, await cluster.Database.ScalarAsync("SELECT count(*) FROM orleans_reminder WHERE grain_id LIKE '%sweeper-1%'"));

@@ -43,7 +43,7 @@ public static class TestSiloHost
     /// <summary>The service id: reminders and grain state are keyed by it, so it stays fixed across clusters.</summary>
     public const string ServiceId = "loyalty";
 
-    /// <summary>A host, not started. Disposing the host disposes the data source.</summary>
+    /// <summary>A host, not started. Its data source is disposed when the host has stopped.</summary>
     public static IHost Build(TestSiloSettings settings, LogLevel minimumLogLevel)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -52,8 +52,9 @@ public static class TestSiloHost
         // messaging, each logged with a full stack trace; in these tests that is the expected path, not news.
         builder.Logging.AddFilter("Polly", LogLevel.Critical).AddFilter("Orleans.Messaging", LogLevel.Critical);
 
+        // One pool for the three providers. Handed to them directly (not through DI), so the host does not
+        // own it: it is disposed once the host has stopped, after the providers' last query.
         var dataSource = NpgsqlDataSource.Create(settings.ConnectionString);
-        builder.Services.AddSingleton(dataSource);
 
         builder.UseOrleans(silo =>
         {
@@ -83,7 +84,9 @@ public static class TestSiloHost
             silo.Configure<ClusterMembershipOptions>(ApplyTimings);
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = settings.MinimumReminderPeriod);
         });
-        return builder.Build();
+        var host = builder.Build();
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(dataSource.Dispose);
+        return host;
     }
 
     /// <summary>Copies <see cref="ClusterTimings"/> onto Orleans' options (the one place they are set).</summary>

@@ -269,6 +269,14 @@ public sealed class LoyaltyClient : IDisposable
     {
         var code = (StatusCode)(int)error.StatusCode;
         if (code is < StatusCode.Ok or > StatusCode.Unauthenticated) code = StatusCode.Unknown;
+        if (code == StatusCode.Internal && IsConnectionFailure(error.Status.DebugException))
+        {
+            // Grpc.Net.Client says INTERNAL for an HttpRequestException it has no rule for, e.g. "the
+            // server did not complete the HTTP/2 handshake" (seen under load in
+            // A_connection_closed_by_the_server_before_any_answer_is_unavailable). Nothing the server
+            // decided is in it: it is a lost connection, so the terminal must be told to repeat.
+            code = StatusCode.Unavailable;
+        }
         var detail = error.Status.Detail;
         var clientMade = error.Status.DebugException is not null || (code == StatusCode.DeadlineExceeded && error.Trailers.Count == 0);
         var message = (code, clientMade) switch
@@ -288,6 +296,22 @@ public sealed class LoyaltyClient : IDisposable
             }
         }
         return new RpcException(code, message, error) { Details = details };
+    }
+
+    /// <summary>
+    /// A failure of the connection rather than an answer: an HttpRequestException that is not an
+    /// HTTP/2 reset or GOAWAY with an error code (those map by their code, as gRPC's table says).
+    /// </summary>
+    private static bool IsConnectionFailure(Exception? error)
+    {
+        var sawRequestFailure = false;
+        for (var current = error; current is not null; current = current.InnerException)
+        {
+            // The reset may be wrapped in a plain HttpRequestException, so the whole chain is read.
+            if (current is HttpProtocolException) return false;
+            sawRequestFailure |= current is HttpRequestException;
+        }
+        return sawRequestFailure;
     }
 
     /// <summary>The innermost cause (e.g. "Connection refused"), for a person reading the message.</summary>

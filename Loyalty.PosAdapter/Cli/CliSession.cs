@@ -44,7 +44,7 @@ public sealed class CliSession : IDisposable
             throw new CommandLineInputException($"--timeout must be more than 0 and at most {CallOptions.MaxTimeout.TotalSeconds:0} seconds.");
         }
 
-        var options = new GrpcChannelOptions
+        var options = new LoyaltyClientOptions
         {
             Address = address,
             ApiKey = ResolveKey(parseResult, globals),

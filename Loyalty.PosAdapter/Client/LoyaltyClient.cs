@@ -1,141 +1,352 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Grpc.Core;
 using Grpc.Health.V1;
+using Grpc.Net.Client;
 using Loyalty.Protos.V1;
+using GrpcCallOptions = Grpc.Core.CallOptions;
+using StatusCode = Loyalty.Protos.StatusCode;
 
 namespace Loyalty.PosAdapter.Client;
 
 /// <summary>
-/// Typed calls of the loyalty.v1 Cards and Admin services and grpc.health.v1.Health. One instance
-/// per process is enough: it is thread-safe and multiplexes concurrent calls over HTTP/2.
-/// Every call throws <see cref="RpcException"/> on failure; writes carry the caller's operation id,
-/// so a call that failed with UNAVAILABLE or DEADLINE_EXCEEDED may be repeated as it is
-/// (see <see cref="RetryPolicy"/>).
+/// Typed calls of the loyalty.v1 Cards and Admin services and grpc.health.v1.Health over the stock
+/// Grpc.Net.Client channel and the generated stubs. One instance per process is enough: it is
+/// thread-safe and multiplexes concurrent calls over HTTP/2 (more connections are opened when one
+/// connection's stream limit is reached). Every call throws <see cref="RpcException"/> on failure,
+/// with the refusal's <see cref="RpcException.Details"/> read from the trailers; writes carry the
+/// caller's operation id, so a call that failed with UNAVAILABLE or DEADLINE_EXCEEDED may be repeated
+/// as it is (see <see cref="RetryPolicy"/>).
 /// </summary>
 public sealed class LoyaltyClient : IDisposable
 {
-    public static class Methods
-    {
-        public const string GetCard = "/loyalty.v1.Cards/GetCard";
-        public const string Quote = "/loyalty.v1.Cards/Quote";
-        public const string Redeem = "/loyalty.v1.Cards/Redeem";
-        public const string Commit = "/loyalty.v1.Cards/Commit";
-        public const string Cancel = "/loyalty.v1.Cards/Cancel";
-        public const string Refund = "/loyalty.v1.Cards/Refund";
+    /// <summary>The server's prefix for a refusal's details in trailing metadata.</summary>
+    public const string DetailPrefix = "loyalty-";
 
-        public const string CreateApiKey = "/loyalty.v1.Admin/CreateApiKey";
-        public const string ListApiKeys = "/loyalty.v1.Admin/ListApiKeys";
-        public const string RevokeApiKey = "/loyalty.v1.Admin/RevokeApiKey";
-        public const string SetProgram = "/loyalty.v1.Admin/SetProgram";
-        public const string GetProgram = "/loyalty.v1.Admin/GetProgram";
-        public const string IssueCard = "/loyalty.v1.Admin/IssueCard";
-        public const string BlockCard = "/loyalty.v1.Admin/BlockCard";
-        public const string UnblockCard = "/loyalty.v1.Admin/UnblockCard";
-        public const string Adjust = "/loyalty.v1.Admin/Adjust";
-        public const string GetStatement = "/loyalty.v1.Admin/GetStatement";
-        public const string TransferCard = "/loyalty.v1.Admin/TransferCard";
+    /// <summary>Names the channel sets itself (or the protocol reserves); custom metadata may not use them.</summary>
+    private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal) { "authorization", "te", "content-type", "user-agent", "host" };
 
-        public const string HealthCheck = "/grpc.health.v1.Health/Check";
-        public const string HealthWatch = "/grpc.health.v1.Health/Watch";
-    }
-
+    private readonly LoyaltyClientOptions _options;
     private readonly GrpcChannel _channel;
-    private readonly bool _ownsChannel;
+    private readonly Cards.CardsClient _cards;
+    private readonly Admin.AdminClient _admin;
+    private readonly Health.HealthClient _health;
+    private readonly string? _authorization;
 
-    public LoyaltyClient(GrpcChannelOptions options)
-        : this(new GrpcChannel(options), ownsChannel: true)
+    /// <summary>A client over its own channel and connections; <see cref="Dispose"/> closes them.</summary>
+    /// <exception cref="ArgumentException">The address is not http(s)://, a limit is out of range, or the key cannot travel in a header.</exception>
+    public LoyaltyClient(LoyaltyClientOptions options)
+        : this(options, CreateHandler(options))
     {
     }
 
-    /// <summary>Over a channel shared with other clients; disposing this client leaves the channel open.</summary>
-    public LoyaltyClient(GrpcChannel channel)
-        : this(channel, ownsChannel: false)
+    /// <summary>With a handler of the caller's (tests, or a custom TLS set-up); the client owns and disposes it.</summary>
+    public LoyaltyClient(LoyaltyClientOptions options, HttpMessageHandler handler)
     {
-    }
-
-    private LoyaltyClient(GrpcChannel channel, bool ownsChannel)
-    {
-        _channel = channel ?? throw new ArgumentNullException(nameof(channel));
-        _ownsChannel = ownsChannel;
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (options.Address.Scheme is not ("http" or "https"))
+        {
+            throw new ArgumentException($"The server address must be http:// (HTTP/2 without TLS) or https://, not '{options.Address.Scheme}://'.", nameof(options));
+        }
+        if (options.DefaultTimeout <= TimeSpan.Zero || options.DefaultTimeout > CallOptions.MaxTimeout)
+        {
+            throw new ArgumentException($"DefaultTimeout must be positive and at most {CallOptions.MaxTimeout}.", nameof(options));
+        }
+        if (options.MaxReceiveMessageBytes <= 0 || options.MaxSendMessageBytes <= 0)
+        {
+            throw new ArgumentException("MaxReceiveMessageBytes and MaxSendMessageBytes must be positive.", nameof(options));
+        }
+        _options = options;
+        _authorization = FormatAuthorization(options.ApiKey);
+        _channel = GrpcChannel.ForAddress(options.Address, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = options.MaxReceiveMessageBytes,
+            MaxSendMessageSize = options.MaxSendMessageBytes,
+            // No retries inside the channel: RetryPolicy owns them, with the rules the server's
+            // operation ids need (gRPC's built-in retries would resend on their own terms).
+            MaxRetryAttempts = 0,
+        });
+        _cards = new Cards.CardsClient(_channel);
+        _admin = new Admin.AdminClient(_channel);
+        _health = new Health.HealthClient(_channel);
     }
 
     /// <summary>A client for <paramref name="address"/> (e.g. http://127.0.0.1:5080) with the default limits.</summary>
     public static LoyaltyClient Create(string address, string? apiKey, TimeSpan? defaultTimeout = null) =>
-        new(new GrpcChannelOptions
+        new(new LoyaltyClientOptions
         {
             Address = new Uri(address, UriKind.Absolute),
             ApiKey = apiKey,
             DefaultTimeout = defaultTimeout ?? TimeSpan.FromSeconds(10),
         });
 
-    public GrpcChannel Channel => _channel;
+    /// <summary>The server's address, as given.</summary>
+    public Uri Address => _options.Address;
+
+    /// <summary>The connection settings the stock channel is given; the gRPC framing is its own.</summary>
+    public static SocketsHttpHandler CreateHandler(LoyaltyClientOptions options) => new()
+    {
+        // One HTTP/2 connection carries only as many concurrent streams as the server allows (256 for
+        // the loyalty server, 100 for many others); more calls than that would otherwise queue.
+        EnableMultipleHttp2Connections = true,
+        ConnectTimeout = options.ConnectTimeout,
+        KeepAlivePingDelay = options.KeepAlivePingDelay,
+        KeepAlivePingTimeout = options.KeepAlivePingTimeout,
+        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        UseProxy = false,
+    };
 
     // Cards: what a terminal does.
 
     public Task<Card> GetCardAsync(string cardNumber, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.GetCard, new GetCardRequest { CardNumber = cardNumber }, Card.Parser, options, cancellationToken);
+        UnaryAsync(_cards.GetCardAsync, new GetCardRequest { CardNumber = cardNumber }, options, cancellationToken);
 
     public Task<QuoteReply> QuoteAsync(QuoteRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.Quote, request, QuoteReply.Parser, options, cancellationToken);
+        UnaryAsync(_cards.QuoteAsync, request, options, cancellationToken);
 
     public Task<RedeemReply> RedeemAsync(RedeemRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.Redeem, request, RedeemReply.Parser, options, cancellationToken);
+        UnaryAsync(_cards.RedeemAsync, request, options, cancellationToken);
 
     public Task<CommitReply> CommitAsync(CommitRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.Commit, request, CommitReply.Parser, options, cancellationToken);
+        UnaryAsync(_cards.CommitAsync, request, options, cancellationToken);
 
     public Task<CancelReply> CancelAsync(CancelRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.Cancel, request, CancelReply.Parser, options, cancellationToken);
+        UnaryAsync(_cards.CancelAsync, request, options, cancellationToken);
 
     public Task<RefundReply> RefundAsync(RefundRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.Refund, request, RefundReply.Parser, options, cancellationToken);
+        UnaryAsync(_cards.RefundAsync, request, options, cancellationToken);
 
     // Admin: the back office.
 
     public Task<CreateApiKeyReply> CreateApiKeyAsync(CreateApiKeyRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.CreateApiKey, request, CreateApiKeyReply.Parser, options, cancellationToken);
+        UnaryAsync(_admin.CreateApiKeyAsync, request, options, cancellationToken);
 
     public Task<ListApiKeysReply> ListApiKeysAsync(ListApiKeysRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.ListApiKeys, request, ListApiKeysReply.Parser, options, cancellationToken);
+        UnaryAsync(_admin.ListApiKeysAsync, request, options, cancellationToken);
 
     public Task<ApiKeyInfo> RevokeApiKeyAsync(RevokeApiKeyRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.RevokeApiKey, request, ApiKeyInfo.Parser, options, cancellationToken);
+        UnaryAsync(_admin.RevokeApiKeyAsync, request, options, cancellationToken);
 
     public Task<Program> SetProgramAsync(SetProgramRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.SetProgram, request, Program.Parser, options, cancellationToken);
+        UnaryAsync(_admin.SetProgramAsync, request, options, cancellationToken);
 
     /// <summary>An empty <paramref name="programId"/> is the default programme.</summary>
     public Task<Program> GetProgramAsync(string programId = "", CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.GetProgram, new GetProgramRequest { ProgramId = programId }, Program.Parser, options, cancellationToken);
+        UnaryAsync(_admin.GetProgramAsync, new GetProgramRequest { ProgramId = programId }, options, cancellationToken);
 
     public Task<Card> IssueCardAsync(IssueCardRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.IssueCard, request, Card.Parser, options, cancellationToken);
+        UnaryAsync(_admin.IssueCardAsync, request, options, cancellationToken);
 
     public Task<Card> BlockCardAsync(BlockCardRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.BlockCard, request, Card.Parser, options, cancellationToken);
+        UnaryAsync(_admin.BlockCardAsync, request, options, cancellationToken);
 
     public Task<Card> UnblockCardAsync(UnblockCardRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.UnblockCard, request, Card.Parser, options, cancellationToken);
+        UnaryAsync(_admin.UnblockCardAsync, request, options, cancellationToken);
 
     public Task<Card> AdjustAsync(AdjustRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.Adjust, request, Card.Parser, options, cancellationToken);
+        UnaryAsync(_admin.AdjustAsync, request, options, cancellationToken);
 
     public Task<GetStatementReply> GetStatementAsync(GetStatementRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.GetStatement, request, GetStatementReply.Parser, options, cancellationToken);
+        UnaryAsync(_admin.GetStatementAsync, request, options, cancellationToken);
 
     public Task<TransferCardReply> TransferCardAsync(TransferCardRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.TransferCard, request, TransferCardReply.Parser, options, cancellationToken);
+        UnaryAsync(_admin.TransferCardAsync, request, options, cancellationToken);
 
     // Health: needs no key.
 
     /// <summary>An empty <paramref name="service"/> asks about the whole server.</summary>
     public Task<HealthCheckResponse> CheckHealthAsync(string service = "", CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.UnaryCallAsync(Methods.HealthCheck, new HealthCheckRequest { Service = service }, HealthCheckResponse.Parser, options, cancellationToken);
+        UnaryAsync(_health.CheckAsync, new HealthCheckRequest { Service = service }, options, cancellationToken);
 
     /// <summary>The current status at once, then every change, until cancelled or the server ends the stream.</summary>
-    public IAsyncEnumerable<HealthCheckResponse> WatchHealthAsync(string service = "", CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        _channel.ServerStreamingCallAsync(Methods.HealthWatch, new HealthCheckRequest { Service = service }, HealthCheckResponse.Parser, options, cancellationToken);
-
-    public void Dispose()
+    public async IAsyncEnumerable<HealthCheckResponse> WatchHealthAsync(
+        string service = "", CallOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (_ownsChannel) _channel.Dispose();
+        var callOptions = ToGrpcOptions(options, defaultTimeout: null, cancellationToken);
+        using var call = Translate(() => _health.Watch(new HealthCheckRequest { Service = service }, callOptions));
+        var stream = call.ResponseStream;
+        while (true)
+        {
+            // yield cannot sit inside a try with a catch, so each read is translated on its own.
+            bool more;
+            try
+            {
+                more = await stream.MoveNext(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Grpc.Core.RpcException error)
+            {
+                throw Translate(error);
+            }
+            if (!more) yield break;
+            yield return stream.Current;
+        }
+    }
+
+    public void Dispose() => _channel.Dispose();
+
+    private async Task<TReply> UnaryAsync<TRequest, TReply>(
+        Func<TRequest, GrpcCallOptions, AsyncUnaryCall<TReply>> method, TRequest request, CallOptions? options, CancellationToken cancellationToken)
+    {
+        var callOptions = ToGrpcOptions(options, _options.DefaultTimeout, cancellationToken);
+        try
+        {
+            using var call = method(request, callOptions);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (Grpc.Core.RpcException error)
+        {
+            throw Translate(error);
+        }
+    }
+
+    private static TCall Translate<TCall>(Func<TCall> start)
+    {
+        try
+        {
+            return start();
+        }
+        catch (Grpc.Core.RpcException error)
+        {
+            throw Translate(error);
+        }
+    }
+
+    /// <summary>
+    /// Deadline (the call's own, else <paramref name="defaultTimeout"/>, else none), the key and the
+    /// caller's metadata, as the stock client takes them.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The timeout is over <see cref="CallOptions.MaxTimeout"/>.</exception>
+    /// <exception cref="ArgumentException">A metadata name is reserved or malformed, or a key cannot travel in a header.</exception>
+    private GrpcCallOptions ToGrpcOptions(CallOptions? options, TimeSpan? defaultTimeout, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        DateTimeOffset? deadline = options switch
+        {
+            { Deadline: { } given } => given,
+            { Timeout: { } timeout } => now + timeout,
+            _ => defaultTimeout is { } value ? now + value : null,
+        };
+        // A deadline already past is fine: the stock client answers DEADLINE_EXCEEDED without sending.
+        if (deadline is { } checkedDeadline && checkedDeadline - now > CallOptions.MaxTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), checkedDeadline - now, $"A call's timeout may be at most {CallOptions.MaxTimeout}.");
+        }
+
+        var headers = new Metadata();
+        var authorization = options?.ApiKey is { } callKey ? FormatAuthorization(callKey) : _authorization;
+        if (authorization is not null) headers.Add("authorization", authorization);
+        if (options?.Metadata is { } metadata)
+        {
+            foreach (var (name, value) in metadata)
+            {
+                ValidateMetadataName(name);
+                if (name.EndsWith(Metadata.BinaryHeaderSuffix, StringComparison.Ordinal))
+                {
+                    // Our CallOptions carry text; binary metadata travels as base64 of the bytes.
+                    headers.Add(name, Convert.FromBase64String(value));
+                }
+                else
+                {
+                    headers.Add(name, value);
+                }
+            }
+        }
+        return new GrpcCallOptions(headers, deadline?.UtcDateTime, cancellationToken);
+    }
+
+    /// <summary>
+    /// The stock client's exception as ours: same status; the server's own message, or for what the
+    /// client decided (deadline, lost connection) a sentence that says the outcome is unknown; and the
+    /// refusal's details from the <c>loyalty-*</c> trailers.
+    /// </summary>
+    internal static RpcException Translate(Grpc.Core.RpcException error)
+    {
+        var code = (StatusCode)(int)error.StatusCode;
+        if (code is < StatusCode.Ok or > StatusCode.Unauthenticated) code = StatusCode.Unknown;
+        if (code == StatusCode.Internal && IsConnectionFailure(error.Status.DebugException))
+        {
+            // Grpc.Net.Client says INTERNAL for an HttpRequestException it has no rule for, e.g. "the
+            // server did not complete the HTTP/2 handshake" (seen under load in
+            // A_connection_closed_by_the_server_before_any_answer_is_unavailable). Nothing the server
+            // decided is in it: it is a lost connection, so the terminal must be told to repeat.
+            code = StatusCode.Unavailable;
+        }
+        var detail = error.Status.Detail;
+        var clientMade = error.Status.DebugException is not null || (code == StatusCode.DeadlineExceeded && error.Trailers.Count == 0);
+        var message = (code, clientMade) switch
+        {
+            (StatusCode.DeadlineExceeded, true) =>
+                "The call did not finish within its deadline; whether a write was applied is unknown, so repeat it with the same operation id.",
+            (StatusCode.Unavailable, true) =>
+                $"The server could not be reached or the connection was lost ({Cause(error)}); whether a write was applied is unknown, so repeat it with the same operation id.",
+            _ => detail,
+        };
+        var details = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in error.Trailers)
+        {
+            if (!entry.IsBinary && entry.Key.StartsWith(DetailPrefix, StringComparison.Ordinal))
+            {
+                details[entry.Key[DetailPrefix.Length..]] = entry.Value;
+            }
+        }
+        return new RpcException(code, message, error) { Details = details };
+    }
+
+    /// <summary>
+    /// A failure of the connection rather than an answer: an HttpRequestException that is not an
+    /// HTTP/2 reset or GOAWAY with an error code (those map by their code, as gRPC's table says).
+    /// </summary>
+    private static bool IsConnectionFailure(Exception? error)
+    {
+        var sawRequestFailure = false;
+        for (var current = error; current is not null; current = current.InnerException)
+        {
+            // The reset may be wrapped in a plain HttpRequestException, so the whole chain is read.
+            if (current is HttpProtocolException) return false;
+            sawRequestFailure |= current is HttpRequestException;
+        }
+        return sawRequestFailure;
+    }
+
+    /// <summary>The innermost cause (e.g. "Connection refused"), for a person reading the message.</summary>
+    private static string Cause(Grpc.Core.RpcException error)
+    {
+        Exception? current = error.Status.DebugException;
+        if (current is null) return error.Status.Detail;
+        while (current.InnerException is not null) current = current.InnerException;
+        return current.Message;
+    }
+
+    private static string? FormatAuthorization(string? apiKey)
+    {
+        if (string.IsNullOrEmpty(apiKey)) return null;
+        foreach (var character in apiKey)
+        {
+            if (character is < (char)0x21 or > (char)0x7E)
+            {
+                // The key itself is never part of a message: it would end up in logs.
+                throw new ArgumentException("The API key contains a character that cannot travel in an HTTP header (spaces, line breaks or non-ASCII).");
+            }
+        }
+        return "Bearer " + apiKey;
+    }
+
+    private static void ValidateMetadataName(string name)
+    {
+        var valid = name.Length > 0 && !name.StartsWith("grpc-", StringComparison.Ordinal) && !ReservedNames.Contains(name);
+        foreach (var character in name)
+        {
+            valid &= character is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_' or '.';
+        }
+        if (!valid)
+        {
+            throw new ArgumentException($"'{name}' cannot be a metadata name: names are lower-case letters, digits, '-', '_' and '.', and neither 'grpc-' names nor the headers the channel sets itself may be given.");
+        }
     }
 }

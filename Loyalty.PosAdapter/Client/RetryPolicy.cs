@@ -1,3 +1,6 @@
+using Polly;
+using Polly.Retry;
+
 namespace Loyalty.PosAdapter.Client;
 
 /// <summary>
@@ -8,6 +11,8 @@ namespace Loyalty.PosAdapter.Client;
 /// (the server or the key is over a bound; nothing of that attempt was stored) is asked again after
 /// the pause, like the server says; but it is no answer about an earlier attempt whose outcome was
 /// unknown, so such a run of attempts ends as unknown, never as "nothing stored".
+/// The attempts and pauses run in a Polly <see cref="ResiliencePipeline"/>; the rules above are ours,
+/// since gRPC's own retries can retry neither DEADLINE_EXCEEDED nor tell "unknown" from "busy".
 /// </summary>
 public sealed class RetryPolicy
 {
@@ -41,7 +46,8 @@ public sealed class RetryPolicy
     /// <summary>
     /// Calls <paramref name="call"/> with <paramref name="request"/> until it answers, refuses, or the
     /// attempts run out (the last failure is thrown). The request object is passed unchanged to every
-    /// attempt, so its operation id stays the same.
+    /// attempt, so its operation id stays the same. Cancelling <paramref name="cancellationToken"/>
+    /// while waiting to retry ends the run with CANCELLED.
     /// </summary>
     public async Task<TReply> ExecuteAsync<TRequest, TReply>(
         TRequest request,
@@ -49,32 +55,75 @@ public sealed class RetryPolicy
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(call);
+        var pipeline = Pipeline;
+
+        // Per run, not per policy: one policy serves every call of a terminal at once.
+        var outcomeUnknown = false;
+        try
+        {
+            return await pipeline.ExecuteAsync(async token =>
+            {
+                try
+                {
+                    return await call(request, token).ConfigureAwait(false);
+                }
+                catch (RpcException error) when (IsRetryable(error.StatusCode))
+                {
+                    outcomeUnknown = true;
+                    throw;
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException error) when (IsBusy(error.StatusCode) && outcomeUnknown)
+        {
+            // Found by the chaos harness: a retry refused for overload after an attempt that may
+            // have been stored was read as "not done", though the first attempt had landed.
+            throw new RpcException(StatusCode.Unavailable,
+                "An earlier attempt may or may not have been stored and the server is still too busy to say; " +
+                "repeat with the same operation id later, or work offline.", error);
+        }
+        catch (OperationCanceledException error) when (cancellationToken.IsCancellationRequested)
+        {
+            // Polly's pause ends with OperationCanceledException; callers catch RpcException only.
+            throw new RpcException(StatusCode.Cancelled, "The call was cancelled by the caller while waiting to retry.", error);
+        }
+    }
+
+    /// <summary>
+    /// Built once per policy on first use (the knobs are init-only, so they cannot change after):
+    /// Polly's retry strategy with our predicate and our backoff.
+    /// </summary>
+    private ResiliencePipeline Pipeline => _pipeline ??= BuildPipeline();
+
+    private ResiliencePipeline? _pipeline;
+
+    private ResiliencePipeline BuildPipeline()
+    {
         if (MaxAttempts < 1 || MaxAttempts > MaxAllowedAttempts)
         {
             throw new InvalidOperationException($"MaxAttempts is {MaxAttempts}; it must be between 1 and {MaxAllowedAttempts}.");
         }
-
-        var outcomeUnknown = false;
-        for (var attempt = 1; ; attempt++)
+        if (InitialBackoff < TimeSpan.Zero || MaxBackoff < TimeSpan.Zero)
         {
-            try
-            {
-                return await call(request, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException error) when ((IsRetryable(error.StatusCode) || IsBusy(error.StatusCode)) && attempt < MaxAttempts && !cancellationToken.IsCancellationRequested)
-            {
-                outcomeUnknown |= IsRetryable(error.StatusCode);
-                await PauseAsync(attempt, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException error) when (IsBusy(error.StatusCode) && outcomeUnknown)
-            {
-                // Found by the chaos harness: a retry refused for overload after an attempt that may
-                // have been stored was read as "not done", though the first attempt had landed.
-                throw new RpcException(StatusCode.Unavailable,
-                    "An earlier attempt may or may not have been stored and the server is still too busy to say; " +
-                    "repeat with the same operation id later, or work offline.", error);
-            }
+            throw new InvalidOperationException("InitialBackoff and MaxBackoff may not be negative.");
         }
+        // Polly takes at least one retry; a single attempt needs no strategy at all.
+        if (MaxAttempts == 1) return ResiliencePipeline.Empty;
+        return new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = MaxAttempts - 1,
+                // Unknown outcomes and "busy"; a refusal is an answer. Not after the caller gave up.
+                ShouldHandle = arguments => ValueTask.FromResult(
+                    arguments.Outcome.Exception is RpcException error
+                    && (IsRetryable(error.StatusCode) || IsBusy(error.StatusCode))
+                    && !arguments.Context.CancellationToken.IsCancellationRequested),
+                // AttemptNumber is 0 for the pause after the first attempt; BackoffAfter counts from 1.
+                DelayGenerator = arguments => ValueTask.FromResult<TimeSpan?>(Jittered(BackoffAfter(arguments.AttemptNumber + 1))),
+                // The delay generator owns the jitter; Polly's own would apply on top of ours.
+                UseJitter = false,
+            })
+            .Build();
     }
 
     /// <summary>The pause after a failed attempt (1-based), before jitter.</summary>
@@ -88,20 +137,10 @@ public sealed class RetryPolicy
         return backoff < MaxBackoff ? backoff : MaxBackoff;
     }
 
-    private async Task PauseAsync(int attempt, CancellationToken cancellationToken)
-    {
-        // Jitter between 50 % and 100 % of the backoff, so terminals that lost the server at the same
-        // moment do not all come back at the same moment.
-        var backoff = BackoffAfter(attempt);
-        if (backoff <= TimeSpan.Zero) return;
-        var jittered = backoff * (0.5 + Random.Shared.NextDouble() / 2);
-        try
-        {
-            await Task.Delay(jittered, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            throw new RpcException(StatusCode.Cancelled, "The call was cancelled by the caller while waiting to retry.");
-        }
-    }
+    /// <summary>
+    /// Between 50 % and 100 % of the backoff, so terminals that lost the server at the same moment do
+    /// not all come back at the same moment.
+    /// </summary>
+    private static TimeSpan Jittered(TimeSpan backoff) =>
+        backoff <= TimeSpan.Zero ? TimeSpan.Zero : backoff * (0.5 + Random.Shared.NextDouble() / 2);
 }

@@ -4,6 +4,8 @@ namespace Loyalty.PosAdapter.Client;
 /// A call that ended with a status other than OK, whether the server said so or the client decided
 /// it (connection lost, deadline passed). Catch one kind with a filter:
 /// <c>catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)</c>.
+/// Made by <see cref="LoyaltyClient"/> from Grpc.Net.Client's <c>Grpc.Core.RpcException</c> (kept as
+/// <see cref="Exception.InnerException"/>), so callers see one type with our status enum and details.
 /// </summary>
 public class RpcException : Exception
 {

@@ -4,7 +4,7 @@ using Loyalty.Protos.V1;
 namespace Loyalty.GrpcBenchmarks;
 
 /// <summary>What every part of the run shares: the client, the method addresses, the keys and the cards.</summary>
-public sealed class BenchSession(RawGrpcClient client, string adminKey, string posKey, IReadOnlyList<string> cards)
+public sealed class BenchSession(BenchGrpcClient client, string adminKey, string posKey, IReadOnlyList<string> cards)
 {
     /// <summary>The store the pos key is bound to; every receipt is of this store.</summary>
     public const string StoreId = "B1";
@@ -13,23 +13,23 @@ public sealed class BenchSession(RawGrpcClient client, string adminKey, string p
     /// <summary>Cards issued and funded at once while setting up.</summary>
     public const int SetupConcurrency = 64;
 
-    public RawGrpcClient Client => client;
+    public BenchGrpcClient Client => client;
     public string AdminAuthorization { get; } = $"Bearer {adminKey}";
     public string PosAuthorization { get; } = $"Bearer {posKey}";
     public IReadOnlyList<string> Cards => cards;
 
-    public Uri Redeem { get; } = client.Method("loyalty.v1.Cards", "Redeem");
-    public Uri Commit { get; } = client.Method("loyalty.v1.Cards", "Commit");
-    public Uri IssueCard { get; } = client.Method("loyalty.v1.Admin", "IssueCard");
-    public Uri Adjust { get; } = client.Method("loyalty.v1.Admin", "Adjust");
+    public Grpc.Core.Method<byte[], byte[]> Redeem { get; } = BenchGrpcClient.Method("loyalty.v1.Cards", "Redeem");
+    public Grpc.Core.Method<byte[], byte[]> Commit { get; } = BenchGrpcClient.Method("loyalty.v1.Cards", "Commit");
+    public Grpc.Core.Method<byte[], byte[]> IssueCard { get; } = BenchGrpcClient.Method("loyalty.v1.Admin", "IssueCard");
+    public Grpc.Core.Method<byte[], byte[]> Adjust { get; } = BenchGrpcClient.Method("loyalty.v1.Admin", "Adjust");
 
     public static string CardNumber(int index) => $"77{index:D8}";
 
     /// <summary>Creates the register key of store <see cref="StoreId"/> with the admin key.</summary>
-    public static async Task<string> CreatePosKeyAsync(RawGrpcClient client, string adminKey, CancellationToken cancellationToken)
+    public static async Task<string> CreatePosKeyAsync(BenchGrpcClient client, string adminKey, CancellationToken cancellationToken)
     {
         var request = new CreateApiKeyRequest { Role = "pos", StoreId = StoreId, Name = "grpc benchmark register" };
-        var result = await client.CallAsync(0, client.Method("loyalty.v1.Admin", "CreateApiKey"), RawGrpcClient.Frame(request), $"Bearer {adminKey}", cancellationToken);
+        var result = await client.CallAsync(0, BenchGrpcClient.Method("loyalty.v1.Admin", "CreateApiKey"), BenchGrpcClient.Encode(request), $"Bearer {adminKey}", cancellationToken);
         if (!result.Ok)
             throw new InvalidOperationException($"Admin/CreateApiKey for a pos key of store {StoreId} failed: {GrpcStatusNames.Describe(result)}.");
         return CreateApiKeyReply.Parser.ParseFrom(result.Message.Span).ApiKey;
@@ -50,9 +50,9 @@ public sealed class BenchSession(RawGrpcClient client, string adminKey, string p
                 var index = Interlocked.Increment(ref next);
                 if (index >= cards.Count) return;
                 var card = cards[index];
-                var issue = await client.CallAsync(worker, IssueCard, RawGrpcClient.Frame(new IssueCardRequest { CardNumber = card }), AdminAuthorization, failed.Token);
+                var issue = await client.CallAsync(worker, IssueCard, BenchGrpcClient.Encode(new IssueCardRequest { CardNumber = card }), AdminAuthorization, failed.Token);
                 var fund = issue.Ok
-                    ? await client.CallAsync(worker, Adjust, RawGrpcClient.Frame(new AdjustRequest
+                    ? await client.CallAsync(worker, Adjust, BenchGrpcClient.Encode(new AdjustRequest
                     {
                         OperationId = $"fund-{card}", CardNumber = card, Amount = FundKopecks, Reason = "gRPC benchmark funding",
                     }), AdminAuthorization, failed.Token)

@@ -5,8 +5,7 @@ public static class GrpcStatusNames
 {
     public static string Name(int status) => status switch
     {
-        RawGrpcClient.TransportFailure => "transport failure",
-        RawGrpcClient.MalformedReply => "malformed reply",
+        BenchGrpcClient.TransportFailure => "transport failure",
         >= (int)StatusCode.Ok and <= (int)StatusCode.Unauthenticated => ((StatusCode)status).ToWireName(),
         _ => $"status {status}",
     };

@@ -39,7 +39,7 @@ public sealed class LoadRun(BenchSession session, ServerProcess server, int? pos
     /// <summary>A failing call is followed by this pause, so a broken server is not hammered by a hot loop.</summary>
     private static readonly TimeSpan ErrorPause = TimeSpan.FromMilliseconds(10);
     /// <summary>After the window every loop finishes its receipt in flight; each call is bounded by the call timeout.</summary>
-    private static readonly TimeSpan DrainTimeout = 2 * RawGrpcClient.CallTimeout + TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan DrainTimeout = 2 * BenchGrpcClient.CallTimeout + TimeSpan.FromSeconds(5);
     /// <summary>Receipt line: 100.00, of which the default programme lets up to 30 % be paid with bonuses; 1.00 is redeemed.</summary>
     private const long LineKopecks = 10_000;
     private const long RedeemKopecks = 100;
@@ -155,7 +155,7 @@ public sealed class LoadRun(BenchSession session, ServerProcess server, int? pos
             redeem.OperationId = $"{prefix}{sequence}R";
             redeem.CardNumber = card;
             var started = Stopwatch.GetTimestamp();
-            var held = await session.Client.CallAsync(index, session.Redeem, RawGrpcClient.Frame(redeem), session.PosAuthorization, cancellationToken);
+            var held = await session.Client.CallAsync(index, session.Redeem, BenchGrpcClient.Encode(redeem), session.PosAuthorization, cancellationToken);
             if (!held.Ok)
             {
                 await FailedAsync(caller, "Cards/Redeem", held, cancellationToken);
@@ -166,7 +166,7 @@ public sealed class LoadRun(BenchSession session, ServerProcess server, int? pos
             commit.OperationId = $"{prefix}{sequence}C";
             commit.CardNumber = card;
             commit.HoldId = RedeemReply.Parser.ParseFrom(held.Message.Span).HoldId;
-            var committed = await session.Client.CallAsync(index, session.Commit, RawGrpcClient.Frame(commit), session.PosAuthorization, cancellationToken);
+            var committed = await session.Client.CallAsync(index, session.Commit, BenchGrpcClient.Encode(commit), session.PosAuthorization, cancellationToken);
             var finished = Stopwatch.GetTimestamp();
             if (!committed.Ok)
             {

@@ -62,7 +62,7 @@ public sealed class OverloadRun(BenchDatabase database, string connectionString,
         {
             var (grpcA, adminKeyPath) = await serverA.WaitUntilReadyAsync(cancellationToken);
             var adminKey = (await File.ReadAllTextAsync(adminKeyPath, cancellationToken)).Trim();
-            using var clientA = new RawGrpcClient(grpcA, Connections);
+            using var clientA = new BenchGrpcClient(grpcA, Connections);
             var hotCard = BenchSession.CardNumber(0);
             var queueCards = Enumerable.Range(1, QueueWriters).Select(BenchSession.CardNumber).ToArray();
             var outageCards = Enumerable.Range(1 + QueueWriters, OutageCallers).Select(BenchSession.CardNumber).ToArray();
@@ -78,10 +78,10 @@ public sealed class OverloadRun(BenchDatabase database, string connectionString,
                 new Dictionary<string, string> { ["LOYALTY_MAX_QUEUED_WRITES"] = SmallWriterQueue.ToString(CultureInfo.InvariantCulture) }))
             {
                 var (grpcB, _) = await serverB.WaitUntilReadyAsync(cancellationToken);
-                using var clientB = new RawGrpcClient(grpcB, Connections);
+                using var clientB = new BenchGrpcClient(grpcB, Connections);
                 // Each card read once first, so the burst meets the writer queue and not the first load of each card.
-                await Task.WhenAll(queueCards.Select((card, i) => clientB.CallAsync(i, clientB.Method("loyalty.v1.Cards", "GetCard"),
-                    RawGrpcClient.Frame(new GetCardRequest { CardNumber = card }), auth, cancellationToken)));
+                await Task.WhenAll(queueCards.Select((card, i) => clientB.CallAsync(i, BenchGrpcClient.Method("loyalty.v1.Cards", "GetCard"),
+                    BenchGrpcClient.Encode(new GetCardRequest { CardNumber = card }), auth, cancellationToken)));
                 Console.Error.WriteLine($"[writer queue] {QueueWriters} writers at once on their own cards, LOYALTY_MAX_QUEUED_WRITES={SmallWriterQueue}, for {BurstTime.TotalSeconds:0} s");
                 var queue = await BurstsAsync(clientB, auth, QueueWriters, (round, i) => (queueCards[i], $"queue-{round}-{i}"));
                 Results.Add(Summarise($"(b) writer queue of {SmallWriterQueue}: {QueueWriters} writers at once on their own cards", queue));
@@ -108,9 +108,9 @@ public sealed class OverloadRun(BenchDatabase database, string connectionString,
     /// Sends <paramref name="calls"/> calls at once, waits for every answer, and repeats for <see cref="BurstTime"/>.
     /// The first burst is not counted: a fresh server runs it on unoptimised code (tiered JIT).
     /// </summary>
-    private async Task<List<Sample>> BurstsAsync(RawGrpcClient client, string auth, int calls, Func<int, int, (string Card, string OperationId)> pick)
+    private async Task<List<Sample>> BurstsAsync(BenchGrpcClient client, string auth, int calls, Func<int, int, (string Card, string OperationId)> pick)
     {
-        var adjust = client.Method("loyalty.v1.Admin", "Adjust");
+        var adjust = BenchGrpcClient.Method("loyalty.v1.Admin", "Adjust");
         var samples = new List<Sample>();
         Stopwatch? clock = null;
         for (var round = 0; clock is null || round == 1 || clock.Elapsed < BurstTime; round++)
@@ -138,9 +138,9 @@ public sealed class OverloadRun(BenchDatabase database, string connectionString,
     /// (c) Callers loop on their own cards; the database is stopped (pg_ctl stop -m fast) for <see cref="Outage"/>
     /// and started again on the same port. Rows: the calls made entirely while it was down, and those after it was back.
     /// </summary>
-    private async Task OutageAsync(RawGrpcClient client, string auth, string[] cards, Loyalty.Grains.Storage.EmbeddedPostgres cluster)
+    private async Task OutageAsync(BenchGrpcClient client, string auth, string[] cards, Loyalty.Grains.Storage.EmbeddedPostgres cluster)
     {
-        var adjust = client.Method("loyalty.v1.Admin", "Adjust");
+        var adjust = BenchGrpcClient.Method("loyalty.v1.Admin", "Adjust");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var perCaller = cards.Select(_ => new List<Sample>()).ToArray();
         var loops = Task.WhenAll(cards.Select((card, i) => Task.Run(async () =>
@@ -207,9 +207,9 @@ public sealed class OverloadRun(BenchDatabase database, string connectionString,
         }
     }
 
-    private async Task<Sample> AdjustAsync(RawGrpcClient client, Uri adjust, string auth, int connection, string card, string operationId)
+    private async Task<Sample> AdjustAsync(BenchGrpcClient client, Grpc.Core.Method<byte[], byte[]> adjust, string auth, int connection, string card, string operationId)
     {
-        var body = RawGrpcClient.Frame(new AdjustRequest { OperationId = operationId, CardNumber = card, Amount = 1, Reason = "overload benchmark" });
+        var body = BenchGrpcClient.Encode(new AdjustRequest { OperationId = operationId, CardNumber = card, Amount = 1, Reason = "overload benchmark" });
         var started = Stopwatch.GetTimestamp();
         var result = await client.CallAsync(connection, adjust, body, auth, cancellationToken);
         return new Sample(result.Status, started, Stopwatch.GetTimestamp(), result.Error);

@@ -136,7 +136,7 @@ async Task RunServerAsync(string serverDatabase, string serverDirectory, int? po
         var (grpcAddress, adminKeyPath) = await server.WaitUntilReadyAsync(cancel.Token);
         Console.Error.WriteLine($"server: pid {server.Id}, gRPC on {grpcAddress}");
         var adminKey = (await File.ReadAllTextAsync(adminKeyPath, cancel.Token)).Trim();
-        using var client = new RawGrpcClient(grpcAddress, options.Connections);
+        using var client = new BenchGrpcClient(grpcAddress, options.Connections);
         var posKey = await BenchSession.CreatePosKeyAsync(client, adminKey, cancel.Token);
         var cards = Enumerable.Range(0, options.Cards).Select(BenchSession.CardNumber).ToArray();
         var session = new BenchSession(client, adminKey, posKey, cards);

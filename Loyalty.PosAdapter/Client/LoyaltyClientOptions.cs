@@ -1,10 +1,15 @@
 namespace Loyalty.PosAdapter.Client;
 
-public sealed record GrpcChannelOptions
+/// <summary>
+/// How a <see cref="LoyaltyClient"/> reaches the server: address, key, default deadline and the
+/// connection's limits. Checked when the client is made (<see cref="ArgumentException"/>).
+/// </summary>
+public sealed record LoyaltyClientOptions
 {
     /// <summary>The gRPC default, which the server also uses: a larger reply is refused with RESOURCE_EXHAUSTED.</summary>
     public const int DefaultMaxReceiveMessageBytes = 4 * 1024 * 1024;
 
+    /// <summary>A larger request is refused locally with RESOURCE_EXHAUSTED before it is sent.</summary>
     public const int DefaultMaxSendMessageBytes = 4 * 1024 * 1024;
 
     /// <summary>http:// speaks HTTP/2 with prior knowledge (h2c); https:// speaks HTTP/2 over TLS.</summary>
@@ -16,8 +21,10 @@ public sealed record GrpcChannelOptions
     /// <summary>The deadline of a unary call that gives none of its own. Streams have none by default.</summary>
     public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Bytes of one reply message, at most.</summary>
     public int MaxReceiveMessageBytes { get; init; } = DefaultMaxReceiveMessageBytes;
 
+    /// <summary>Bytes of one request message, at most.</summary>
     public int MaxSendMessageBytes { get; init; } = DefaultMaxSendMessageBytes;
 
     /// <summary>
@@ -32,7 +39,6 @@ public sealed record GrpcChannelOptions
     /// </summary>
     public TimeSpan KeepAlivePingDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A ping not answered within this closes the connection; its calls end UNAVAILABLE.</summary>
     public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    public string UserAgent { get; init; } = "loyalty-pos-dotnet/1.0";
 }

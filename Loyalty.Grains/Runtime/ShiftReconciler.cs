@@ -36,7 +36,13 @@ public sealed record ShiftResult(
 /// </summary>
 public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
 {
+    /// <summary>Cards whose receipts are applied at once: enough to fill the writer's batches, well under its queue bound.</summary>
+    public const int MaxCardsInParallel = 64;
+
     private NpgsqlDataSource DataSource => runtime.Store.DataSource;
+
+    /// <summary>The card a planned receipt acts on: the report's, else the sale's (a return), else the online one's.</summary>
+    private static string? CardOf(ReceiptReconciliation line) => line.Report?.CardNumber ?? line.Online?.CardNumber;
 
     public async Task<ShiftResult> UploadAsync(ShiftReportData report, CancellationToken cancellationToken = default)
     {
@@ -44,7 +50,7 @@ public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
         if (await LoadAsync(report.Shift, cancellationToken) is { } done)
             return SameOrRefused(done.Result, done.Report, report);
 
-        var committed = await CommittedReceiptsAsync(report.Shift, cancellationToken);
+        var committed = await runtime.Store.LoadShiftReceiptsAsync(report.Shift, cancellationToken);
         // Receipts this report's own earlier (interrupted) upload applied are not "seen online": they
         // are planned again, and applying them again answers with what was stored the first time.
         var online = committed.Where(r => r.OperationId != ShiftReconciliation.OperationIdFor("sale", r.Ref)).ToList();
@@ -53,9 +59,16 @@ public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
             originals[r.Original!] = await runtime.Store.LoadReceiptAsync(r.Original!);
         var plan = ShiftReconciliation.Plan(report, online, key => originals.GetValueOrDefault(key));
 
-        var results = new List<ReconciledReceipt>(plan.Count);
-        foreach (var line in plan)
-            results.Add(await ApplyAsync(line, cancellationToken));
+        // Each card's receipts are applied in report order, one after another (a later receipt may
+        // spend what an earlier one accrued); different cards go in parallel, so their writes meet
+        // in the ledger writer's group commits instead of one transaction per receipt.
+        var results = new ReconciledReceipt[plan.Count];
+        var byCard = plan.Select((line, index) => (line, index)).GroupBy(x => CardOf(x.line) ?? $"#{x.index}");
+        await Parallel.ForEachAsync(byCard, new ParallelOptions { MaxDegreeOfParallelism = MaxCardsInParallel, CancellationToken = cancellationToken }, async (card, token) =>
+        {
+            foreach (var (line, index) in card)
+                results[index] = await ApplyAsync(line, token);
+        });
         var voided = await VoidLeftoverHoldsAsync(report.Shift, cancellationToken);
 
         var needsAttention = results.Any(r => r.Outcome is ReceiptOutcome.Mismatch or ReceiptOutcome.OnlineOnly or ReceiptOutcome.ReturnUnmatched or ReceiptOutcome.NotApplied || r.Debt);
@@ -77,7 +90,7 @@ public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
 
     private async Task<ReconciledReceipt> ApplyAsync(ReceiptReconciliation line, CancellationToken cancellationToken)
     {
-        var card = line.Report?.CardNumber ?? line.Online?.CardNumber;
+        var card = CardOf(line);
         ReconciledReceipt Result(ReceiptOutcome outcome, string? note = null, long redeemed = 0, long accrued = 0, long restored = 0, long reversed = 0, bool debt = false) =>
             new(line.Ref, outcome, line.Online, line.Report, note ?? line.Difference, redeemed, accrued, restored, reversed, debt);
         try
@@ -155,21 +168,6 @@ public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
 
     private static string Describe(ReportedReceipt r) =>
         $"a {r.Kind.ToString().ToLowerInvariant()} with card {r.CardNumber ?? "none"}, total {r.TotalKopecks} kopecks, bonuses {r.BonusKopecks} kopecks";
-
-    private async Task<List<ReceiptRecord>> CommittedReceiptsAsync(ShiftKey shift, CancellationToken cancellationToken)
-    {
-        var numbers = new List<long>();
-        await using (var command = DataSource.CreateCommand("SELECT receipt_number FROM receipts WHERE store_id = $1 AND register_id = $2 AND shift_number = $3"))
-        {
-            AddShift(command, shift);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) numbers.Add(reader.GetInt64(0));
-        }
-        var records = new List<ReceiptRecord>(numbers.Count);
-        foreach (var n in numbers)
-            if (await runtime.Store.LoadReceiptAsync(shift.Receipt(n)) is { } record) records.Add(record);
-        return records;
-    }
 
     private sealed record Stored(ShiftResult Result, ShiftReportData Report);
 

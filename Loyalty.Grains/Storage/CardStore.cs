@@ -28,23 +28,41 @@ public sealed class CardStore(NpgsqlDataSource dataSource)
         return new StoredOperation(reader.GetString(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3], reader.GetString(4));
     }
 
+    private const string ReceiptColumns = "receipt_number, card_number, offline, lines::text, operation_id, at, redeemed_lots::text";
+
     public async Task<ReceiptRecord?> LoadReceiptAsync(ReceiptRef reference)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT card_number, offline, lines::text, operation_id, at, redeemed_lots::text FROM receipts WHERE store_id = $1 AND register_id = $2 AND shift_number = $3 AND receipt_number = $4");
+            $"SELECT {ReceiptColumns} FROM receipts WHERE store_id = $1 AND register_id = $2 AND shift_number = $3 AND receipt_number = $4");
         command.Parameters.Add(new NpgsqlParameter { Value = reference.StoreId });
         command.Parameters.Add(new NpgsqlParameter { Value = reference.RegisterId });
         command.Parameters.Add(new NpgsqlParameter { Value = reference.ShiftNumber });
         command.Parameters.Add(new NpgsqlParameter { Value = reference.ReceiptNumber });
         await using var reader = await command.ExecuteReaderAsync();
-        if (!await reader.ReadAsync()) return null;
-        return new ReceiptRecord(reference, reader.GetString(0), Json.Deserialize<ReceiptRecordLine[]>(reader.GetString(2)), reader.GetBoolean(1))
-        {
-            OperationId = reader.GetString(3),
-            CommittedAt = reader.GetFieldValue<DateTimeOffset>(4),
-            RedeemedFrom = reader.IsDBNull(5) ? [] : Json.Deserialize<RedeemedLot[]>(reader.GetString(5)),
-        };
+        return await reader.ReadAsync() ? ReadReceipt(reader, new ShiftKey(reference.StoreId, reference.RegisterId, reference.ShiftNumber)) : null;
     }
+
+    /// <summary>Every committed receipt of one shift (online or applied from its report), in one query.</summary>
+    public async Task<IReadOnlyList<ReceiptRecord>> LoadShiftReceiptsAsync(ShiftKey shift, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"SELECT {ReceiptColumns} FROM receipts WHERE store_id = $1 AND register_id = $2 AND shift_number = $3 ORDER BY receipt_number");
+        command.Parameters.Add(new NpgsqlParameter { Value = shift.StoreId });
+        command.Parameters.Add(new NpgsqlParameter { Value = shift.RegisterId });
+        command.Parameters.Add(new NpgsqlParameter { Value = shift.ShiftNumber });
+        var records = new List<ReceiptRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) records.Add(ReadReceipt(reader, shift));
+        return records;
+    }
+
+    private static ReceiptRecord ReadReceipt(NpgsqlDataReader reader, ShiftKey shift) =>
+        new(shift.Receipt(reader.GetInt64(0)), reader.GetString(1), Json.Deserialize<ReceiptRecordLine[]>(reader.GetString(3)), reader.GetBoolean(2))
+        {
+            OperationId = reader.GetString(4),
+            CommittedAt = reader.GetFieldValue<DateTimeOffset>(5),
+            RedeemedFrom = reader.IsDBNull(6) ? [] : Json.Deserialize<RedeemedLot[]>(reader.GetString(6)),
+        };
 
     /// <summary>The ledger rows of a card and of the cards it replaced or absorbed, newest first.</summary>
     public async Task<StatementPage> GetStatementAsync(IReadOnlyList<string> cardNumbers, int pageSize, string? pageToken)

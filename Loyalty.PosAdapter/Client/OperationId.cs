@@ -19,6 +19,14 @@ public static class OperationId
     /// </summary>
     public static string New() => Guid.CreateVersion7().ToString("D");
 
+    /// <summary>
+    /// An id derived from what the operation is (a step name and a stable key, e.g. a receipt key),
+    /// so a program that crashed and runs the same step again names the same operation: the server
+    /// then answers with the first result instead of doing it twice. 64 hex characters of SHA-256.
+    /// </summary>
+    public static string Derive(string step, string key) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{step}\n{key}")));
+
     /// <summary>Whether the server would take this id: 1–64 characters, not starting with "sys:".</summary>
     public static bool IsValid(string? operationId) =>
         !string.IsNullOrEmpty(operationId)

@@ -11,7 +11,7 @@ namespace Loyalty.PosAdapter.Cli;
 /// roubles ("150.50") and shown in roubles; errors are one line on stderr,
 /// <c>error: STATUS_NAME: message</c>, with an exit code per kind of failure.
 /// </summary>
-public static class LoyaltyCommandLine
+public static partial class LoyaltyCommandLine
 {
     /// <summary>A receipt on the command line is for trying things out; a real one comes from the till.</summary>
     public const int MaxCommandLineReceiptLines = 100;
@@ -46,6 +46,9 @@ public static class LoyaltyCommandLine
         root.Subcommands.Add(BuildKeyCommand(globals));
         root.Subcommands.Add(BuildProgramCommand(globals));
         root.Subcommands.Add(BuildHealthCommand(globals));
+        root.Subcommands.Add(BuildCatalogCommand(globals));
+        root.Subcommands.Add(BuildReportCommand(globals));
+        root.Subcommands.Add(BuildShiftCommand(globals));
         return root;
     }
 

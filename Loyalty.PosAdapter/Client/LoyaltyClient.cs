@@ -31,6 +31,7 @@ public sealed class LoyaltyClient : IDisposable
     private readonly Cards.CardsClient _cards;
     private readonly Admin.AdminClient _admin;
     private readonly Health.HealthClient _health;
+    private readonly Exchange.ExchangeClient _exchange;
     private readonly string? _authorization;
 
     /// <summary>A client over its own channel and connections; <see cref="Dispose"/> closes them.</summary>
@@ -72,6 +73,7 @@ public sealed class LoyaltyClient : IDisposable
         _cards = new Cards.CardsClient(_channel);
         _admin = new Admin.AdminClient(_channel);
         _health = new Health.HealthClient(_channel);
+        _exchange = new Exchange.ExchangeClient(_channel);
     }
 
     /// <summary>A client for <paramref name="address"/> (e.g. http://127.0.0.1:5080) with the default limits.</summary>
@@ -157,6 +159,42 @@ public sealed class LoyaltyClient : IDisposable
 
     public Task<TransferCardReply> TransferCardAsync(TransferCardRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_admin.TransferCardAsync, request, options, cancellationToken);
+
+    // Exchange: what a store adapter does.
+
+    /// <summary>
+    /// Every card for <paramref name="storeId"/>'s catalog files, in card-number order: first a message
+    /// with only the watermark, then one per card. No deadline unless the caller gives one (a million
+    /// cards take seconds); cancel to stop.
+    /// </summary>
+    public async IAsyncEnumerable<ExportedCard> ExportCardsAsync(
+        string storeId, CallOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var callOptions = ToGrpcOptions(options, defaultTimeout: null, cancellationToken);
+        using var call = Translate(() => _exchange.ExportCards(new ExportCardsRequest { StoreId = storeId }, callOptions));
+        var stream = call.ResponseStream;
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await stream.MoveNext(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Grpc.Core.RpcException error)
+            {
+                throw Translate(error);
+            }
+            if (!more) yield break;
+            yield return stream.Current;
+        }
+    }
+
+    /// <summary>Uploads a closed shift's report and returns its reconciliation; safe to repeat with the same report.</summary>
+    public Task<ShiftReconciliation> UploadShiftReportAsync(ShiftReport report, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_exchange.UploadShiftReportAsync, report, options, cancellationToken);
+
+    public Task<ShiftReconciliation> GetShiftAsync(GetShiftRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_exchange.GetShiftAsync, request, options, cancellationToken);
 
     // Health: needs no key.
 

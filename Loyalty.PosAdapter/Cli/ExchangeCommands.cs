@@ -1,0 +1,188 @@
+using System.CommandLine;
+using System.Globalization;
+using Google.Protobuf.WellKnownTypes;
+using Loyalty.PosAdapter.Client;
+using Loyalty.PosAdapter.Formats;
+using Loyalty.Protos.V1;
+using FormatCardStatus = Loyalty.PosAdapter.Formats.CardStatus;
+using WireCardStatus = Loyalty.Protos.V1.CardStatus;
+using ShiftReport = Loyalty.PosAdapter.Formats.ShiftReport;
+
+namespace Loyalty.PosAdapter.Cli;
+
+/// <summary>The offline exchange from the command line: catalog files down, sales reports up, shifts shown.</summary>
+public static partial class LoyaltyCommandLine
+{
+    /// <summary>
+    /// The category sent for report lines: neither Frontol's nor Кассир's sales report carries one
+    /// (protocols.md §3.2, §3.3), so accrual on offline receipts uses the programme's base rate
+    /// unless the adapter maps SKUs to categories (issue 11, left for the adapter's goods catalog).
+    /// </summary>
+    public const string DefaultReportCategory = "goods";
+
+    private static Command BuildCatalogCommand(GlobalOptions globals)
+    {
+        var store = new Option<string>("--store") { Description = "The store whose registers get the file.", Required = true };
+        var format = new Option<string>("--format") { Description = "kassir, frontol or csv.", Required = true };
+        var output = new Option<string>("--out") { Description = "The catalog load file to write (atomically: temp file, fsync, rename).", Required = true };
+        var export = new Command("export", "Write every card with its offline spendable amount into a register's catalog load file.") { store, format, output };
+        SetClientAction(export, globals, async (parseResult, session, cancellationToken) =>
+        {
+            var path = parseResult.GetRequiredValue(output);
+            var watermark = DateTimeOffset.MinValue;
+            async IAsyncEnumerable<CatalogCard> Cards()
+            {
+                await foreach (var card in session.Client.ExportCardsAsync(parseResult.GetRequiredValue(store), cancellationToken: cancellationToken))
+                {
+                    if (card.Watermark is not null) { watermark = card.Watermark.ToDateTimeOffset(); continue; }
+                    yield return new CatalogCard(card.CardNumber, card.Status == WireCardStatus.Active ? FormatCardStatus.Active : FormatCardStatus.Blocked,
+                        card.OfflineSpendable, card.Balance, watermark);
+                }
+            }
+            var result = parseResult.GetRequiredValue(format) switch
+            {
+                "kassir" => await KassirCatalogFile.WriteAsync(path, Cards(), cancellationToken: cancellationToken),
+                "frontol" => await FrontolCatalogFile.WriteAsync(path, Cards(), cancellationToken: cancellationToken),
+                "csv" => await CsvCatalogFile.WriteAsync(path, Cards(), cancellationToken: cancellationToken),
+                var other => throw new CommandLineInputException($"--format '{other}' is not kassir, frontol or csv."),
+            };
+            session.Output.KeyValues(("file", result.Path), ("cards", Output.Number(result.CardCount)), ("bytes", Output.Number(result.Bytes)),
+                ("as of", watermark.ToString("u", CultureInfo.InvariantCulture)));
+            return ExitCodes.Success;
+        });
+        return new Command("catalog", "Catalog load files for registers working offline.") { export };
+    }
+
+    private static Command BuildReportCommand(GlobalOptions globals)
+    {
+        var file = new Argument<string>("file") { Description = "The register's sales report (transactions file)." };
+        var store = new Option<string>("--store") { Description = "Our store id for this register.", Required = true };
+        var register = new Option<string>("--register") { Description = "Our register id.", Required = true };
+        var format = new Option<string>("--format") { Description = "frontol or kassir.", Required = true };
+        var bonusTypes = new Option<string?>("--bonus-payment-types") { Description = "Comma-separated payment type codes that mean 'paid with bonuses' (default: none; see Formats/README.md)." };
+        var upload = new Command("upload", "Read a closed shift's sales report and upload it; prints the shift's reconciliation. Exit code non-zero when the report is refused.")
+            { file, store, register, format, bonusTypes };
+        SetClientAction(upload, globals, async (parseResult, session, cancellationToken) =>
+        {
+            var options = new ReportReadOptions
+            {
+                StoreId = parseResult.GetRequiredValue(store),
+                RegisterId = parseResult.GetRequiredValue(register),
+                BonusPaymentTypeCodes = (parseResult.GetValue(bonusTypes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+            };
+            var path = parseResult.GetRequiredValue(file);
+            ShiftReport report;
+            try
+            {
+                report = parseResult.GetRequiredValue(format) switch
+                {
+                    "frontol" => FrontolReportReader.Read(path, options, cancellationToken),
+                    "kassir" => KassirReportReader.Read(path, options, cancellationToken),
+                    var other => throw new CommandLineInputException($"--format '{other}' is not frontol or kassir."),
+                };
+            }
+            catch (RegisterFileException broken)
+            {
+                throw new CommandLineInputException(broken.Message);
+            }
+            var reconciliation = await RetryPolicy.Default.ExecuteAsync(ReportConversion.ToWire(report, DefaultReportCategory),
+                (request, token) => session.Client.UploadShiftReportAsync(request, null, token), cancellationToken);
+            session.Output.Reply(reconciliation, () => WriteShift(session.Output, reconciliation));
+            return ExitCodes.Success;
+        });
+        return new Command("report", "Sales reports of closed shifts.") { upload };
+    }
+
+    private static Command BuildShiftCommand(GlobalOptions globals)
+    {
+        var store = new Argument<string>("store");
+        var register = new Argument<string>("register");
+        var number = new Argument<long>("shift");
+        var show = new Command("show", "Show a shift's reconciliation: each receipt's outcome, both sides' figures.") { store, register, number };
+        SetClientAction(show, globals, async (parseResult, session, cancellationToken) =>
+        {
+            var request = new GetShiftRequest { StoreId = parseResult.GetRequiredValue(store), RegisterId = parseResult.GetRequiredValue(register), ShiftNumber = parseResult.GetRequiredValue(number) };
+            var shift = await RetryPolicy.Default.ExecuteAsync(request, (r, token) => session.Client.GetShiftAsync(r, null, token), cancellationToken);
+            session.Output.Reply(shift, () => WriteShift(session.Output, shift));
+            return ExitCodes.Success;
+        });
+        return new Command("shift", "Reconciled shifts.") { show };
+    }
+
+    private static void WriteShift(Output output, ShiftReconciliation shift)
+    {
+        output.KeyValues(("shift", $"{shift.StoreId}/{shift.RegisterId}/{shift.ShiftNumber}"), ("status", Output.Words(shift.Status)),
+            ("reconciled", shift.ReconciledAt?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture) ?? ""), ("holds voided", Output.Number(shift.HoldsVoided)));
+        output.Table(["outcome", "receipts"], shift.Receipts.GroupBy(r => r.Outcome).OrderBy(g => g.Key)
+            .Select(g => (IReadOnlyList<string>)[Output.Words(g.Key), Output.Number(g.Count())]), "receipts");
+        output.Table(["receipt", "outcome", "card", "online", "report", "note"], shift.Receipts.Select(r => (IReadOnlyList<string>)
+            [Output.Number(r.ReceiptNumber), Output.Words(r.Outcome), r.CardNumber, Money.Format(r.OnlineTotal), Money.Format(r.ReportTotal), r.Note]), "online", "report");
+    }
+}
+
+/// <summary>A register's sales report, read by a format's reader, as the Exchange service takes it.</summary>
+public static class ReportConversion
+{
+    /// <param name="category">Sent as every line's category: the report formats carry none.</param>
+    public static Protos.V1.ShiftReport ToWire(ShiftReport report, string category)
+    {
+        var wire = new Protos.V1.ShiftReport
+        {
+            StoreId = report.StoreId, RegisterId = report.RegisterId, ShiftNumber = report.ShiftNumber,
+            // The files carry the register's local clock without a zone; it is sent as written.
+            ClosedAt = Timestamp.FromDateTime(DateTime.SpecifyKind(report.ClosedAtLocal, DateTimeKind.Utc)),
+            ZReportPresent = report.HasZRecord,
+            SourceFormat = report.SourceFormat.ToString().ToLowerInvariant(),
+            Digest = report.Sha256,
+        };
+        foreach (var receipt in report.Receipts)
+        {
+            var discounts = LineBonuses(receipt);
+            var reported = new ReportedReceipt
+            {
+                ReceiptNumber = receipt.Number,
+                Kind = receipt.Kind switch { ReceiptKind.Return => ReportedReceiptKind.Return, ReceiptKind.Cancelled => ReportedReceiptKind.Cancelled, _ => ReportedReceiptKind.Sale },
+                CardNumber = receipt.CardNumber ?? "",
+            };
+            for (var i = 0; i < receipt.Lines.Count; i++)
+            {
+                var line = receipt.Lines[i];
+                reported.Lines.Add(new ReportedLine
+                {
+                    Sku = line.Sku, Category = category, Name = line.Name, QuantityMilli = line.QuantityMilli,
+                    Price = line.PriceKopecks, Amount = line.AmountKopecks, BonusDiscount = discounts[i],
+                });
+            }
+            // A return names its sale by the register's POS number; only this register's own sales can be named by our ids.
+            if (receipt.ReturnOf is { } original && original.RegisterNumber == report.RegisterNumber)
+                reported.Original = new ReceiptRef { StoreId = report.StoreId, RegisterId = report.RegisterId, ShiftNumber = original.ShiftNumber, ReceiptNumber = original.ReceiptNumber };
+            wire.Receipts.Add(reported);
+        }
+        return wire;
+    }
+
+    /// <summary>
+    /// Bonuses per line: the register's line discounts, plus bonuses paid as a payment type (field
+    /// cases C3) spread over the lines in proportion to what is left of each, the kopecks left by
+    /// rounding going to the earliest lines with room. Sums exactly to the receipt's bonuses.
+    /// </summary>
+    public static long[] LineBonuses(ReportReceipt receipt)
+    {
+        var discounts = receipt.Lines.Select(l => l.BonusDiscountKopecks).ToArray();
+        var paid = receipt.Payments.Where(p => p.IsBonus).Sum(p => p.AmountKopecks);
+        var room = receipt.Lines.Select((l, i) => l.AmountKopecks - discounts[i]).ToArray();
+        var total = room.Sum();
+        if (paid <= 0 || total <= 0) return discounts;
+        paid = Math.Min(paid, total);
+        var given = 0L;
+        for (var i = 0; i < room.Length; i++)
+        {
+            var share = (long)((Int128)paid * room[i] / total);
+            discounts[i] += share;
+            given += share;
+        }
+        for (var i = 0; given < paid && i < room.Length; i++)
+            if (discounts[i] < receipt.Lines[i].AmountKopecks) { discounts[i]++; given++; }
+        return discounts;
+    }
+}

@@ -75,17 +75,17 @@ public class HostileInputTests(LimitedServerFixture server) : IClassFixture<Limi
         var limiter = new KeyRateLimiter(callsPerSecond: 10, burst: 3, time);
         var caller = new Caller("0123456789abcdef", "register", Auth.Role.Pos, "S1");
         for (var i = 0; i < 3; i++) limiter.Charge(caller);
-        var refused = Assert.Throws<Grpc.RpcException>(() => limiter.Charge(caller));
-        Assert.Equal(StatusCode.ResourceExhausted, refused.Status);
-        Assert.Contains("retry in 100 ms", refused.Message);
+        var refused = Assert.Throws<global::Grpc.Core.RpcException>(() => limiter.Charge(caller));
+        Assert.Equal(global::Grpc.Core.StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Contains("retry in 100 ms", refused.Status.Detail);
 
         time.Advance(TimeSpan.FromMilliseconds(100));
         limiter.Charge(caller);
-        Assert.Throws<Grpc.RpcException>(() => limiter.Charge(caller));
+        Assert.Throws<global::Grpc.Core.RpcException>(() => limiter.Charge(caller));
 
         time.Advance(TimeSpan.FromHours(1));
         for (var i = 0; i < 3; i++) limiter.Charge(caller);
-        Assert.Throws<Grpc.RpcException>(() => limiter.Charge(caller));
+        Assert.Throws<global::Grpc.Core.RpcException>(() => limiter.Charge(caller));
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using ReflectionService = Loyalty.Api.Services.ReflectionService;
 using Google.Protobuf.Reflection;
 using Grpc.Reflection.V1;
 using Loyalty.Api.Tests.Support;
@@ -58,7 +57,7 @@ public class ReflectionTests(ServerFixture server) : IClassFixture<ServerFixture
     [Fact]
     public async Task An_unknown_symbol_is_answered_with_not_found_inside_the_stream_which_goes_on()
     {
-        var replies = await AskAsync(ReflectionService.V1,
+        var replies = await AskAsync("grpc.reflection.v1.ServerReflection",
             new ServerReflectionRequest { FileContainingSymbol = "no.such.Thing" },
             new ServerReflectionRequest { FileContainingSymbol = "loyalty.v1.Cards.Redeem" },
             new ServerReflectionRequest());

@@ -30,6 +30,9 @@ public sealed class GrpcCallGuardOptions
     /// idle between messages, but not inside one.
     /// </summary>
     public TimeSpan RequestMessageTimeout { get; init; } = DefaultRequestMessageTimeout;
+
+    /// <summary>A request message whose length prefix says more is refused with RESOURCE_EXHAUSTED before it is read.</summary>
+    public int MaxReceiveMessageBytes { get; init; } = LoyaltyApi.MaxMessageBytes;
 }
 
 /// <summary>
@@ -51,14 +54,25 @@ public sealed class GrpcCallGuard(GrpcCallGuardOptions options)
         var grpcMethod = http.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>();
         if (grpcMethod is null)
         {
-            // Not a served method: Grpc.AspNetCore's fallback answers UNIMPLEMENTED, HTTP 415 and the like.
-            await next(http);
+            // Not a served method. A gRPC request gets our sentence naming the path; anything else goes
+            // on to Grpc.AspNetCore's fallback (HTTP 415 for another content type, and the like).
+            if (HttpMethods.IsPost(http.Request.Method) && IsGrpcContentType(http.Request.ContentType))
+                SendStatus(http.Response, StatusCode.Unimplemented, $"The method {http.Request.Path.Value} is not served here.");
+            else
+                await next(http);
+            return;
+        }
+        if (HasZeroTimeout(http.Request.Headers["grpc-timeout"]))
+        {
+            // Grpc.AspNetCore reads a timeout under 100 ns as no deadline at all and would run the call.
+            SendStatus(http.Response, StatusCode.DeadlineExceeded, $"The call's deadline passed before {grpcMethod.Method.FullName} started.");
             return;
         }
         if (Interlocked.Increment(ref _callsInProgress) > options.MaxCallsInProgress)
         {
             Interlocked.Decrement(ref _callsInProgress);
-            RefuseBusy(http.Response);
+            SendStatus(http.Response, StatusCode.ResourceExhausted,
+                $"The server has {options.MaxCallsInProgress:N0} calls in progress, its limit; retry in a moment.");
             return;
         }
         var bodyFeature = http.Features.Get<IRequestBodyPipeFeature>();
@@ -66,7 +80,7 @@ public sealed class GrpcCallGuard(GrpcCallGuardOptions options)
         if (bodyFeature is not null)
         {
             var wholeRequestTimed = grpcMethod.Method.Type is MethodType.Unary or MethodType.ServerStreaming;
-            guarded = new GuardedRequestBody(bodyFeature.Reader, options.RequestMessageTimeout, wholeRequestTimed, grpcMethod.Method.FullName);
+            guarded = new GuardedRequestBody(bodyFeature.Reader, options.RequestMessageTimeout, wholeRequestTimed, grpcMethod.Method.FullName, options.MaxReceiveMessageBytes);
             http.Features.Set<IRequestBodyPipeFeature>(guarded);
         }
         try
@@ -80,13 +94,33 @@ public sealed class GrpcCallGuard(GrpcCallGuardOptions options)
         }
     }
 
-    private void RefuseBusy(HttpResponse response)
+    /// <summary>A Trailers-Only reply: the call ends before any message, as gRPC's protocol has it.</summary>
+    private static void SendStatus(HttpResponse response, StatusCode status, string message)
     {
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/grpc";
-        response.Headers["grpc-status"] = ((int)StatusCode.ResourceExhausted).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        response.Headers["grpc-message"] = Protos.GrpcMessageText.Encode(
-            $"The server has {options.MaxCallsInProgress:N0} calls in progress, its limit; retry in a moment.");
+        response.Headers["grpc-status"] = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = Protos.GrpcMessageText.Encode(message);
+    }
+
+    private static bool IsGrpcContentType(string? contentType) =>
+        contentType is not null && contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)
+        && (contentType.Length == "application/grpc".Length || contentType["application/grpc".Length] is '+' or ';');
+
+    /// <summary>True for a well-formed grpc-timeout (1 to 8 digits and a unit) that is shorter than one tick (100 ns).</summary>
+    private static bool HasZeroTimeout(string? value)
+    {
+        if (value is null || value.Length is < 2 or > 9) return false;
+        var digits = value.AsSpan(0, value.Length - 1);
+        foreach (var c in digits)
+            if (c is < '0' or > '9') return false;
+        var amount = long.Parse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture);
+        return value[^1] switch
+        {
+            'H' or 'M' or 'S' or 'm' or 'u' => amount == 0,
+            'n' => amount < 100,
+            _ => false,
+        };
     }
 }
 
@@ -95,7 +129,7 @@ public sealed class GrpcCallGuard(GrpcCallGuardOptions options)
 /// Grpc.AspNetCore consumes whole messages only, so the start of every buffer it is handed is the
 /// start of a frame, and bytes left unconsumed after <c>AdvanceTo</c> are a message in part.
 /// </summary>
-internal sealed class GuardedRequestBody(PipeReader inner, TimeSpan timeout, bool wholeRequestTimed, string method) : PipeReader, IRequestBodyPipeFeature, IDisposable
+internal sealed class GuardedRequestBody(PipeReader inner, TimeSpan timeout, bool wholeRequestTimed, string method, int maxMessageBytes) : PipeReader, IRequestBodyPipeFeature, IDisposable
 {
     private ReadOnlySequence<byte> _lastBuffer;
     private bool _insideMessage;
@@ -175,5 +209,13 @@ internal sealed class GuardedRequestBody(PipeReader inner, TimeSpan timeout, boo
         if (flag > 1)
             throw Rpc.Error(StatusCode.Internal,
                 $"A request message frame has the compressed flag {flag}; gRPC allows only 0 (plain) or 1 (compressed).");
+        if (buffer.Length < 5) return;
+        Span<byte> header = stackalloc byte[5];
+        buffer.Slice(0, 5).CopyTo(header);
+        var length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[1..]);
+        // Refused from the prefix alone, so a lying client cannot make the server buffer more.
+        if (length > maxMessageBytes)
+            throw Rpc.Error(StatusCode.ResourceExhausted,
+                $"The request message is {length:N0} bytes; this server accepts at most {maxMessageBytes:N0}.");
     }
 }

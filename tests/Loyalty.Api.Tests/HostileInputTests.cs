@@ -164,8 +164,9 @@ public class HostileInputTests(LimitedServerFixture server) : IClassFixture<Limi
         var frame = RawGrpc.Frame(new GetCardRequest { CardNumber = _card });
         BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), 2);
         var reply = await _grpc.SendAsync(GetCard, frame, server.AdminKey);
+        // The declared two bytes are a truncated message, refused before the rest is looked at.
         Assert.Equal((int)StatusCode.InvalidArgument, reply.GrpcStatus);
-        Assert.Contains("more were sent", reply.GrpcMessage);
+        Assert.Contains("not a valid loyalty.v1.GetCardRequest message", reply.GrpcMessage);
     }
 
     [Fact]

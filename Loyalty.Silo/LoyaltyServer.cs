@@ -66,6 +66,8 @@ public sealed class LoyaltyServer : IAsyncDisposable
     public Uri HttpAddress { get; }
     public LoyaltyEngine Engine => _engine.Engine;
     public LoyaltyApi Api => _api;
+    /// <summary>The web host's services (the tests read the logging configuration through them).</summary>
+    public IServiceProvider Services => _app.Services;
 
     /// <param name="args">--NAME=value flags; they override the environment.</param>
     /// <param name="overrides">Settings that override both (tests use them).</param>

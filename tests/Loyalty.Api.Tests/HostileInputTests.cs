@@ -185,6 +185,24 @@ public class HostileInputTests(LimitedServerFixture server) : IClassFixture<Limi
     }
 
     [Fact]
+    public async Task Refused_requests_cannot_fill_the_log_since_grpc_logs_only_its_warnings_and_errors_and_none_is_unknown()
+    {
+        // Grpc.AspNetCore logs each refused call at Information and each non-RpcException at Error;
+        // the checked marshaller and the guard leave it no Error to log for bad input.
+        var loggers = (Microsoft.Extensions.Logging.ILoggerFactory)server.Server.Services.GetService(typeof(Microsoft.Extensions.Logging.ILoggerFactory))!;
+        var grpcLog = loggers.CreateLogger("Grpc.AspNetCore.Server.ServerCallHandler");
+        Assert.False(grpcLog.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information));
+        Assert.True(grpcLog.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning));
+
+        foreach (var bad in new byte[][] { [0xFF, 0xFF, 0xFF], [0x0A, 0x01, 0x80], [0x0A, 0x05, 0x61] })
+        {
+            var reply = await _grpc.SendAsync(GetCard, RawGrpc.Frame(bad), server.AdminKey);
+            Assert.Equal((int)StatusCode.InvalidArgument, reply.GrpcStatus);
+            Assert.Contains("not a valid loyalty.v1.GetCardRequest message", reply.GrpcMessage);
+        }
+    }
+
+    [Fact]
     public async Task Invalid_UTF8_in_a_string_two_messages_down_is_refused_and_valid_multibyte_text_is_not()
     {
         var line = new ReceiptLine { Sku = "A", Category = "food", QuantityMilli = 1000, Price = 50_000, Amount = 50_000 }.ToByteArray();

@@ -66,6 +66,8 @@ public sealed class LoyaltyServer : IAsyncDisposable
     public Uri HttpAddress { get; }
     public LoyaltyEngine Engine => _engine.Engine;
     public LoyaltyApi Api => _api;
+    /// <summary>The web host's services (the tests read the logging configuration through them).</summary>
+    public IServiceProvider Services => _app.Services;
 
     /// <param name="args">--NAME=value flags; they override the environment.</param>
     /// <param name="overrides">Settings that override both (tests use them).</param>
@@ -79,6 +81,10 @@ public sealed class LoyaltyServer : IAsyncDisposable
         builder.Logging.AddFilter("Npgsql", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // Grpc.AspNetCore logs every refused call at Information (a status raised, a message it could not
+        // read); a hostile client would fill the log with one line per request. Its warnings and errors
+        // stay; our handlers' failures are logged by ErrorMappingInterceptor.
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         var options = SiloOptions.From(builder.Configuration);
 
@@ -106,7 +112,7 @@ public sealed class LoyaltyServer : IAsyncDisposable
             else
                 logger.LogInformation("Admin keys exist already; the first one was written to {Path} when this database was new.", options.AdminKeyPath);
 
-            builder.Services.AddSingleton(api);
+            api.AddServices(builder.Services, new GrpcCallGuardOptions { RequestMessageTimeout = options.RequestBodyTimeout, MaxCallsInProgress = options.MaxCallsInProgress });
             ListenOptions? grpcListener = null, httpListener = null;
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
@@ -133,10 +139,11 @@ public sealed class LoyaltyServer : IAsyncDisposable
                 httpListener = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1, _ => { });
             });
             var app = builder.Build();
-            var grpc = new GrpcEndpoint(api.Methods, new GrpcEndpointOptions { MapException = LoyaltyApi.MapException, RequestMessageTimeout = options.RequestBodyTimeout, MaxCallsInProgress = options.MaxCallsInProgress },
-                app.Services.GetRequiredService<ILogger<GrpcEndpoint>>());
             var web = new WebEndpoints(engine.Engine);
-            app.Run(http => IsGrpcConnection(http) ? grpc.HandleAsync(http) : web.HandleAsync(http));
+            app.UseRouting();
+            // The plain-HTTP port serves /healthz (and later the web pages), never gRPC; the gRPC port nothing else.
+            app.Use((http, next) => IsGrpcConnection(http) ? next(http) : web.HandleAsync(http));
+            LoyaltyApi.MapServices(app);
             app.Lifetime.ApplicationStopping.Register(api.Health.ShutDown);
             await app.StartAsync(cancellationToken);
 

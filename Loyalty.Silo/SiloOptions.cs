@@ -60,11 +60,11 @@ public sealed record SiloOptions(
     /// <summary>The bucket's size: calls a key may make at once after a quiet spell.</summary>
     public int RateBurst { get; init; } = DefaultRateBurst;
     /// <summary>How long a request message may take to arrive in full; a client that stalls mid-message is cut off then.</summary>
-    public TimeSpan RequestBodyTimeout { get; init; } = Api.Grpc.GrpcEndpointOptions.DefaultRequestMessageTimeout;
+    public TimeSpan RequestBodyTimeout { get; init; } = Api.Grpc.GrpcCallGuardOptions.DefaultRequestMessageTimeout;
     /// <summary>A connection with no call in progress for this long is closed (HTTP/2 GOAWAY); clients reconnect on their next call.</summary>
     public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromSeconds(DefaultIdleConnectionTimeoutSeconds);
     /// <summary>gRPC calls in progress in the process; past it a new call gets RESOURCE_EXHAUSTED at once.</summary>
-    public int MaxCallsInProgress { get; init; } = Api.Grpc.GrpcEndpointOptions.DefaultMaxCallsInProgress;
+    public int MaxCallsInProgress { get; init; } = Api.Grpc.GrpcCallGuardOptions.DefaultMaxCallsInProgress;
 
     public const string DefaultGrpcUrl = "http://127.0.0.1:5080";
     public const string DefaultHttpUrl = "http://127.0.0.1:5081";
@@ -104,9 +104,9 @@ public sealed record SiloOptions(
             RatePerKey = Number(configuration, RatePerKeyVariable, DefaultRatePerKey, 0, 1_000_000),
             RateBurst = Number(configuration, RateBurstVariable, DefaultRateBurst, 1, 1_000_000),
             RequestBodyTimeout = TimeSpan.FromSeconds(Number(configuration, RequestBodyTimeoutVariable,
-                (int)Api.Grpc.GrpcEndpointOptions.DefaultRequestMessageTimeout.TotalSeconds, 1, 3_600)),
+                (int)Api.Grpc.GrpcCallGuardOptions.DefaultRequestMessageTimeout.TotalSeconds, 1, 3_600)),
             IdleConnectionTimeout = TimeSpan.FromSeconds(Number(configuration, IdleConnectionTimeoutVariable, DefaultIdleConnectionTimeoutSeconds, 1, 86_400)),
-            MaxCallsInProgress = Number(configuration, MaxCallsInProgressVariable, Api.Grpc.GrpcEndpointOptions.DefaultMaxCallsInProgress, 1, 10_000_000),
+            MaxCallsInProgress = Number(configuration, MaxCallsInProgressVariable, Api.Grpc.GrpcCallGuardOptions.DefaultMaxCallsInProgress, 1, 10_000_000),
         };
     }
 

@@ -5,41 +5,52 @@ namespace Loyalty.Api.Auth;
 /// <summary>
 /// Who may call what, in one place: a register (pos) works the Cards service for receipts of its
 /// own store; an accountant reads; an admin does everything. Every authenticated call is also
-/// charged to its key's request rate (<see cref="KeyRateLimiter"/>).
+/// charged to its key's request rate (<see cref="KeyRateLimiter"/>). <see cref="AuthenticateAsync"/> runs
+/// in <see cref="AuthInterceptor"/> before any handler; the handlers then ask for the role and store
+/// they need, which the interceptor cannot know (the store is inside the request).
 /// </summary>
 public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
 {
     private const string BearerPrefix = "Bearer ";
 
+    /// <summary>Verifies the call's key (UNAUTHENTICATED otherwise), charges its rate (RESOURCE_EXHAUSTED over it) and remembers the caller for the checks below.</summary>
     public async ValueTask<Caller> AuthenticateAsync(ServerCallContext context)
     {
-        var header = context.Header("authorization");
+        var header = context.RequestHeaders.GetValue("authorization");
         if (header is null)
-            throw new RpcException(StatusCode.Unauthenticated, "The call carries no API key; send it as \"authorization: Bearer <key>\".");
+            throw Rpc.Error(StatusCode.Unauthenticated, "The call carries no API key; send it as \"authorization: Bearer <key>\".");
         if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
-            throw new RpcException(StatusCode.Unauthenticated, "The authorization metadata must read \"Bearer <key>\".");
+            throw Rpc.Error(StatusCode.Unauthenticated, "The authorization metadata must read \"Bearer <key>\".");
         var caller = await keys.VerifyAsync(header[BearerPrefix.Length..].Trim(), context.CancellationToken)
-            ?? throw new RpcException(StatusCode.Unauthenticated, "The API key is not valid: unknown, revoked or mistyped.");
+            ?? throw Rpc.Error(StatusCode.Unauthenticated, "The API key is not valid: unknown, revoked or mistyped.");
         rate.Charge(caller);
+        context.UserState[typeof(Caller)] = caller;
         return caller;
     }
 
+    /// <summary>The caller <see cref="AuthenticateAsync"/> verified for this call.</summary>
+    private static Caller Authenticated(ServerCallContext context) =>
+        context.UserState.TryGetValue(typeof(Caller), out var caller) && caller is Caller known
+            ? known
+            // Only a service mapped outside loyalty.v1 could get here; refuse rather than serve it unchecked.
+            : throw Rpc.Error(StatusCode.Unauthenticated, "The call carries no verified API key; send it as \"authorization: Bearer <key>\".");
+
     /// <summary>Reads of a card: any key.</summary>
-    public ValueTask<Caller> ReaderAsync(ServerCallContext context) => AuthenticateAsync(context);
+    public Caller Reader(ServerCallContext context) => Authenticated(context);
 
     /// <summary>A read about a receipt of store <paramref name="storeId"/> (a quote): an admin or accountant, or a register of that store.</summary>
-    public async ValueTask<Caller> ReaderOfStoreAsync(ServerCallContext context, string? storeId)
+    public Caller ReaderOfStore(ServerCallContext context, string? storeId)
     {
-        var caller = await AuthenticateAsync(context);
+        var caller = Authenticated(context);
         if (caller.Role == Role.Pos && caller.StoreId != storeId)
             throw OtherStore(caller, storeId);
         return caller;
     }
 
     /// <summary>A receipt operation of store <paramref name="storeId"/>: an admin, or a register of that store.</summary>
-    public async ValueTask<Caller> RegisterOfStoreAsync(ServerCallContext context, string? storeId)
+    public Caller RegisterOfStore(ServerCallContext context, string? storeId)
     {
-        var caller = await AuthenticateAsync(context);
+        var caller = Authenticated(context);
         switch (caller.Role)
         {
             case Role.Admin:
@@ -49,27 +60,27 @@ public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
             case Role.Pos:
                 throw OtherStore(caller, storeId);
             default:
-                throw new RpcException(StatusCode.PermissionDenied, $"A {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
+                throw Rpc.Error(StatusCode.PermissionDenied, $"A {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
         }
     }
 
     /// <summary>A balance operation not tied to one receipt's store (cancelling a hold): an admin or any register (the store is checked on the hold).</summary>
-    public async ValueTask<Caller> RegisterAsync(ServerCallContext context)
+    public Caller Register(ServerCallContext context)
     {
-        var caller = await AuthenticateAsync(context);
+        var caller = Authenticated(context);
         return caller.Role is Role.Admin or Role.Pos
             ? caller
-            : throw new RpcException(StatusCode.PermissionDenied, $"A {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
+            : throw Rpc.Error(StatusCode.PermissionDenied, $"A {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
     }
 
-    public async ValueTask<Caller> AdminAsync(ServerCallContext context)
+    public Caller Admin(ServerCallContext context)
     {
-        var caller = await AuthenticateAsync(context);
+        var caller = Authenticated(context);
         return caller.Role == Role.Admin
             ? caller
-            : throw new RpcException(StatusCode.PermissionDenied, $"The Admin service needs an admin key; this is a {ApiKeyStore.RoleName(caller.Role)} key.");
+            : throw Rpc.Error(StatusCode.PermissionDenied, $"The Admin service needs an admin key; this is a {ApiKeyStore.RoleName(caller.Role)} key.");
     }
 
-    private static RpcException OtherStore(Caller caller, string? storeId) => new(StatusCode.PermissionDenied,
+    private static RpcException OtherStore(Caller caller, string? storeId) => Rpc.Error(StatusCode.PermissionDenied,
         $"This key belongs to a register of store {caller.StoreId}; it may not act on receipts of store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
 }

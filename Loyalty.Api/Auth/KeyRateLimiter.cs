@@ -54,7 +54,7 @@ public sealed class KeyRateLimiter
         }
         var wait = bucket.TryTake(now, CallsPerSecond, Burst, _time.TimestampFrequency);
         if (wait > TimeSpan.Zero)
-            throw new RpcException(StatusCode.ResourceExhausted,
+            throw Rpc.Error(StatusCode.ResourceExhausted,
                 $"The API key {caller.KeyId} ({caller.Name}) is over its rate of {CallsPerSecond:N0} calls per second (bursts of {Burst:N0}); " +
                 $"retry in {Math.Ceiling(wait.TotalMilliseconds):N0} ms.");
     }

@@ -8,29 +8,17 @@ using static Loyalty.Api.Services.ProtoMapping;
 namespace Loyalty.Api.Services;
 
 /// <summary>Back-office operations; every one needs an admin key, and the key's name goes into the ledger as "who did it".</summary>
-public sealed class AdminService(GrainRuntime cards, ApiKeyStore keys, Access access)
+public sealed class AdminService(GrainRuntime cards, ApiKeyStore keys, Access access) : Admin.AdminBase
 {
+    /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Admin";
     private const int DefaultStatementPageSize = 50;
 
-    public void Map(GrpcMethodTable methods) => methods
-        .MapUnary<CreateApiKeyRequest, CreateApiKeyReply>(Name, "CreateApiKey", CreateApiKey)
-        .MapUnary<ListApiKeysRequest, ListApiKeysReply>(Name, "ListApiKeys", ListApiKeys)
-        .MapUnary<RevokeApiKeyRequest, ApiKeyInfo>(Name, "RevokeApiKey", RevokeApiKey)
-        .MapUnary<SetProgramRequest, Protos.V1.Program>(Name, "SetProgram", SetProgram)
-        .MapUnary<GetProgramRequest, Protos.V1.Program>(Name, "GetProgram", GetProgram)
-        .MapUnary<IssueCardRequest, Card>(Name, "IssueCard", IssueCard)
-        .MapUnary<BlockCardRequest, Card>(Name, "BlockCard", BlockCard)
-        .MapUnary<UnblockCardRequest, Card>(Name, "UnblockCard", UnblockCard)
-        .MapUnary<AdjustRequest, Card>(Name, "Adjust", Adjust)
-        .MapUnary<GetStatementRequest, GetStatementReply>(Name, "GetStatement", GetStatement)
-        .MapUnary<TransferCardRequest, TransferCardReply>(Name, "TransferCard", TransferCard);
-
-    private async Task<CreateApiKeyReply> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context)
+    public override async Task<CreateApiKeyReply> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         var role = ApiKeyStore.ParseRole(request.Role)
-            ?? throw new RpcException(StatusCode.InvalidArgument, $"The role must be pos, accountant or admin; \"{request.Role}\" was given.");
+            ?? throw Rpc.Error(StatusCode.InvalidArgument, $"The role must be pos, accountant or admin; \"{request.Role}\" was given.");
         var issued = await keys.CreateAsync(role, request.StoreId, request.Name, context.CancellationToken);
         return new CreateApiKeyReply
         {
@@ -42,70 +30,70 @@ public sealed class AdminService(GrainRuntime cards, ApiKeyStore keys, Access ac
         };
     }
 
-    private async Task<ListApiKeysReply> ListApiKeys(ListApiKeysRequest request, ServerCallContext context)
+    public override async Task<ListApiKeysReply> ListApiKeys(ListApiKeysRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         var reply = new ListApiKeysReply();
         reply.Keys.AddRange((await keys.ListAsync(request.IncludeRevoked, context.CancellationToken)).Select(ToWire));
         return reply;
     }
 
-    private async Task<ApiKeyInfo> RevokeApiKey(RevokeApiKeyRequest request, ServerCallContext context)
+    public override async Task<ApiKeyInfo> RevokeApiKey(RevokeApiKeyRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         return ToWire(await keys.RevokeAsync(request.KeyId, context.CancellationToken));
     }
 
-    private async Task<Protos.V1.Program> SetProgram(SetProgramRequest request, ServerCallContext context)
+    public override async Task<Protos.V1.Program> SetProgram(SetProgramRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         return ToWire(await cards.Programs.SetAsync(ToDomain(request)));
     }
 
-    private async Task<Protos.V1.Program> GetProgram(GetProgramRequest request, ServerCallContext context)
+    public override async Task<Protos.V1.Program> GetProgram(GetProgramRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         var id = string.IsNullOrEmpty(request.ProgramId) ? ProgramCatalog.DefaultProgramId : request.ProgramId;
         return ToWire(await cards.Programs.GetAsync(id));
     }
 
-    private async Task<Card> IssueCard(IssueCardRequest request, ServerCallContext context)
+    public override async Task<Card> IssueCard(IssueCardRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         var programId = string.IsNullOrEmpty(request.ProgramId) ? ProgramCatalog.DefaultProgramId : request.ProgramId;
         var card = await cards.Card(request.CardNumber).IssueAsync(programId, NullIfEmpty(request.Phone), NullIfEmpty(request.Email), context.CancellationToken);
         return ToWire(card);
     }
 
-    private async Task<Card> BlockCard(BlockCardRequest request, ServerCallContext context)
+    public override async Task<Card> BlockCard(BlockCardRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         return ToWire(await cards.Card(request.CardNumber).SetStatusAsync(OperationIdOrNew(request.OperationId), CardStatus.Blocked, request.Reason, context.CancellationToken));
     }
 
-    private async Task<Card> UnblockCard(UnblockCardRequest request, ServerCallContext context)
+    public override async Task<Card> UnblockCard(UnblockCardRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         return ToWire(await cards.Card(request.CardNumber).SetStatusAsync(OperationIdOrNew(request.OperationId), CardStatus.Active, request.Reason, context.CancellationToken));
     }
 
-    private async Task<Card> Adjust(AdjustRequest request, ServerCallContext context)
+    public override async Task<Card> Adjust(AdjustRequest request, ServerCallContext context)
     {
-        var caller = await access.AdminAsync(context);
+        var caller = access.Admin(context);
         return ToWire(await cards.Card(request.CardNumber).AdjustAsync(request.OperationId, request.Amount, request.Reason, caller.Actor, context.CancellationToken));
     }
 
-    private async Task<GetStatementReply> GetStatement(GetStatementRequest request, ServerCallContext context)
+    public override async Task<GetStatementReply> GetStatement(GetStatementRequest request, ServerCallContext context)
     {
-        await access.AdminAsync(context);
+        access.Admin(context);
         var pageSize = request.PageSize == 0 ? DefaultStatementPageSize : request.PageSize;
         var page = await cards.Card(request.CardNumber).GetStatementAsync(pageSize, NullIfEmpty(request.PageToken), context.CancellationToken);
         return ToWire(page);
     }
 
-    private async Task<TransferCardReply> TransferCard(TransferCardRequest request, ServerCallContext context)
+    public override async Task<TransferCardReply> TransferCard(TransferCardRequest request, ServerCallContext context)
     {
-        var caller = await access.AdminAsync(context);
+        var caller = access.Admin(context);
         var (source, target) = await cards.TransferAsync(request.OperationId, request.SourceCardNumber, request.TargetCardNumber,
             request.IssueTarget, request.Reason, caller.Actor, context.CancellationToken);
         return new TransferCardReply { Source = ToWire(source), Target = ToWire(target) };

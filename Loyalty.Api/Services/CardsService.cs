@@ -8,38 +8,31 @@ using static Loyalty.Api.Services.ProtoMapping;
 namespace Loyalty.Api.Services;
 
 /// <summary>The POS side of the card: proto in, one grain call, proto out. No rule of the programme lives here.</summary>
-public sealed class CardsService(GrainRuntime cards, Access access)
+public sealed class CardsService(GrainRuntime cards, Access access) : Cards.CardsBase
 {
+    /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Cards";
 
-    public void Map(GrpcMethodTable methods) => methods
-        .MapUnary<GetCardRequest, Card>(Name, "GetCard", GetCard)
-        .MapUnary<QuoteRequest, QuoteReply>(Name, "Quote", Quote)
-        .MapUnary<RedeemRequest, RedeemReply>(Name, "Redeem", Redeem)
-        .MapUnary<CommitRequest, CommitReply>(Name, "Commit", Commit)
-        .MapUnary<CancelRequest, CancelReply>(Name, "Cancel", Cancel)
-        .MapUnary<RefundRequest, RefundReply>(Name, "Refund", Refund);
-
-    private async Task<Card> GetCard(GetCardRequest request, ServerCallContext context)
+    public override async Task<Card> GetCard(GetCardRequest request, ServerCallContext context)
     {
-        await access.ReaderAsync(context);
+        access.Reader(context);
         return ToWire(await cards.Card(request.CardNumber).GetAsync(context.CancellationToken));
     }
 
-    private async Task<QuoteReply> Quote(QuoteRequest request, ServerCallContext context)
+    public override async Task<QuoteReply> Quote(QuoteRequest request, ServerCallContext context)
     {
         var receipt = ToDomain(request.Receipt);
-        await access.ReaderOfStoreAsync(context, receipt.Ref.StoreId);
+        access.ReaderOfStore(context, receipt.Ref.StoreId);
         var quote = await cards.Card(request.CardNumber).QuoteAsync(receipt, request.RequestedRedeem, context.CancellationToken);
         var reply = new QuoteReply { MaxRedeem = quote.MaxRedeemKopecks, Redeem = quote.RedeemKopecks, Accrual = quote.AccrualKopecks };
         reply.Lines.AddRange(LineDiscounts(receipt, quote.LineDiscounts));
         return reply;
     }
 
-    private async Task<RedeemReply> Redeem(RedeemRequest request, ServerCallContext context)
+    public override async Task<RedeemReply> Redeem(RedeemRequest request, ServerCallContext context)
     {
         var receipt = ToDomain(request.Receipt);
-        await access.RegisterOfStoreAsync(context, receipt.Ref.StoreId);
+        access.RegisterOfStore(context, receipt.Ref.StoreId);
         var hold = await cards.Card(request.CardNumber).RedeemAsync(request.OperationId, receipt, request.Amount, context.CancellationToken);
         var reply = new RedeemReply
         {
@@ -52,10 +45,10 @@ public sealed class CardsService(GrainRuntime cards, Access access)
         return reply;
     }
 
-    private async Task<CommitReply> Commit(CommitRequest request, ServerCallContext context)
+    public override async Task<CommitReply> Commit(CommitRequest request, ServerCallContext context)
     {
         var receipt = ToDomain(request.Receipt);
-        await access.RegisterOfStoreAsync(context, receipt.Ref.StoreId);
+        access.RegisterOfStore(context, receipt.Ref.StoreId);
         var holdId = string.IsNullOrEmpty(request.HoldId) ? null : request.HoldId;
         var result = await cards.Card(request.CardNumber).CommitAsync(request.OperationId, receipt, holdId, context.CancellationToken);
         return new CommitReply
@@ -67,19 +60,19 @@ public sealed class CardsService(GrainRuntime cards, Access access)
         };
     }
 
-    private async Task<CancelReply> Cancel(CancelRequest request, ServerCallContext context)
+    public override async Task<CancelReply> Cancel(CancelRequest request, ServerCallContext context)
     {
-        var caller = await access.RegisterAsync(context);
+        var caller = access.Register(context);
         // A register may cancel only holds made for its own store's receipts; the card checks it in its turn.
         var storeId = caller.Role == Auth.Role.Pos ? caller.StoreId : null;
         var result = await cards.CancelHoldAsync(request.OperationId, request.HoldId, context.CancellationToken, storeId);
         return new CancelReply { Released = result.ReleasedKopecks, Card = ToWire(result.Card) };
     }
 
-    private async Task<RefundReply> Refund(RefundRequest request, ServerCallContext context)
+    public override async Task<RefundReply> Refund(RefundRequest request, ServerCallContext context)
     {
         var original = ToDomain(request.Original, "original receipt reference");
-        await access.RegisterOfStoreAsync(context, original.StoreId);
+        access.RegisterOfStore(context, original.StoreId);
         var result = await cards.Card(request.CardNumber).RefundAsync(request.OperationId, original, ToDomain(request.Lines), context.CancellationToken);
         return new RefundReply
         {

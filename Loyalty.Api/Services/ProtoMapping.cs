@@ -14,13 +14,13 @@ internal static class ProtoMapping
 {
     public static ReceiptRef ToDomain(V1.ReceiptRef? wire, string field) =>
         wire is null
-            ? throw new RpcException(StatusCode.InvalidArgument, $"The {field} is missing.")
+            ? throw Rpc.Error(StatusCode.InvalidArgument, $"The {field} is missing.")
             : new ReceiptRef(wire.StoreId, wire.RegisterId, wire.ShiftNumber, wire.ReceiptNumber);
 
     public static Receipt ToDomain(V1.Receipt? wire)
     {
         if (wire is null)
-            throw new RpcException(StatusCode.InvalidArgument, "The receipt is missing.");
+            throw Rpc.Error(StatusCode.InvalidArgument, "The receipt is missing.");
         var lines = new ReceiptLine[wire.Lines.Count];
         for (var i = 0; i < lines.Length; i++)
         {

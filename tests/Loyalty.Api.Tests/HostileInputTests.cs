@@ -75,17 +75,17 @@ public class HostileInputTests(LimitedServerFixture server) : IClassFixture<Limi
         var limiter = new KeyRateLimiter(callsPerSecond: 10, burst: 3, time);
         var caller = new Caller("0123456789abcdef", "register", Auth.Role.Pos, "S1");
         for (var i = 0; i < 3; i++) limiter.Charge(caller);
-        var refused = Assert.Throws<Grpc.RpcException>(() => limiter.Charge(caller));
-        Assert.Equal(StatusCode.ResourceExhausted, refused.Status);
-        Assert.Contains("retry in 100 ms", refused.Message);
+        var refused = Assert.Throws<global::Grpc.Core.RpcException>(() => limiter.Charge(caller));
+        Assert.Equal(global::Grpc.Core.StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Contains("retry in 100 ms", refused.Status.Detail);
 
         time.Advance(TimeSpan.FromMilliseconds(100));
         limiter.Charge(caller);
-        Assert.Throws<Grpc.RpcException>(() => limiter.Charge(caller));
+        Assert.Throws<global::Grpc.Core.RpcException>(() => limiter.Charge(caller));
 
         time.Advance(TimeSpan.FromHours(1));
         for (var i = 0; i < 3; i++) limiter.Charge(caller);
-        Assert.Throws<Grpc.RpcException>(() => limiter.Charge(caller));
+        Assert.Throws<global::Grpc.Core.RpcException>(() => limiter.Charge(caller));
     }
 
     [Fact]
@@ -164,8 +164,9 @@ public class HostileInputTests(LimitedServerFixture server) : IClassFixture<Limi
         var frame = RawGrpc.Frame(new GetCardRequest { CardNumber = _card });
         BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), 2);
         var reply = await _grpc.SendAsync(GetCard, frame, server.AdminKey);
+        // The declared two bytes are a truncated message, refused before the rest is looked at.
         Assert.Equal((int)StatusCode.InvalidArgument, reply.GrpcStatus);
-        Assert.Contains("more were sent", reply.GrpcMessage);
+        Assert.Contains("not a valid loyalty.v1.GetCardRequest message", reply.GrpcMessage);
     }
 
     [Fact]
@@ -181,6 +182,24 @@ public class HostileInputTests(LimitedServerFixture server) : IClassFixture<Limi
         Assert.Equal((int)StatusCode.InvalidArgument, reply.GrpcStatus);
         Assert.Contains("loyalty.v1.RedeemRequest.operation_id is not valid UTF-8", reply.GrpcMessage);
         Assert.Equal(before, await CardAsync());
+    }
+
+    [Fact]
+    public async Task Refused_requests_cannot_fill_the_log_since_grpc_logs_only_its_warnings_and_errors_and_none_is_unknown()
+    {
+        // Grpc.AspNetCore logs each refused call at Information and each non-RpcException at Error;
+        // the checked marshaller and the guard leave it no Error to log for bad input.
+        var loggers = (Microsoft.Extensions.Logging.ILoggerFactory)server.Server.Services.GetService(typeof(Microsoft.Extensions.Logging.ILoggerFactory))!;
+        var grpcLog = loggers.CreateLogger("Grpc.AspNetCore.Server.ServerCallHandler");
+        Assert.False(grpcLog.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information));
+        Assert.True(grpcLog.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning));
+
+        foreach (var bad in new byte[][] { [0xFF, 0xFF, 0xFF], [0x0A, 0x01, 0x80], [0x0A, 0x05, 0x61] })
+        {
+            var reply = await _grpc.SendAsync(GetCard, RawGrpc.Frame(bad), server.AdminKey);
+            Assert.Equal((int)StatusCode.InvalidArgument, reply.GrpcStatus);
+            Assert.Contains("not a valid loyalty.v1.GetCardRequest message", reply.GrpcMessage);
+        }
     }
 
     [Fact]

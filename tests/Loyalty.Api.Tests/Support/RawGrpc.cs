@@ -45,6 +45,17 @@ public sealed class RawGrpc(Uri address) : IDisposable
 
     public static byte[] Frame(IMessage message) => Frame(message.ToByteArray());
 
+    /// <summary>A frame with the compressed flag set around <paramref name="payload"/> gzip-compressed.</summary>
+    public static byte[] GzipFrame(byte[] payload)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            gzip.Write(payload);
+        var frame = Frame(output.ToArray());
+        frame[0] = 1;
+        return frame;
+    }
+
     public static byte[] Frame(byte[] payload)
     {
         var framed = new byte[5 + payload.Length];
@@ -56,7 +67,7 @@ public sealed class RawGrpc(Uri address) : IDisposable
     public Task<RawReply> CallAsync(string path, IMessage request, string? key = null, string? timeout = null) =>
         SendAsync(path, Frame(request), key, timeout: timeout);
 
-    public async Task<RawReply> SendAsync(string path, byte[] body, string? key = null, string contentType = "application/grpc", string method = "POST", string? timeout = null)
+    public async Task<RawReply> SendAsync(string path, byte[] body, string? key = null, string contentType = "application/grpc", string method = "POST", string? timeout = null, string? encoding = null)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path)
         {
@@ -69,6 +80,7 @@ public sealed class RawGrpc(Uri address) : IDisposable
         request.Headers.TryAddWithoutValidation("te", "trailers");
         if (key is not null) request.Headers.TryAddWithoutValidation("authorization", $"Bearer {key}");
         if (timeout is not null) request.Headers.TryAddWithoutValidation("grpc-timeout", timeout);
+        if (encoding is not null) request.Headers.TryAddWithoutValidation("grpc-encoding", encoding);
         using var response = await _http.SendAsync(request);
         var bytes = await response.Content.ReadAsByteArrayAsync();
         return new RawReply(response.StatusCode, response.Headers, response.Content.Headers.ContentType?.MediaType, bytes, response.TrailingHeaders);

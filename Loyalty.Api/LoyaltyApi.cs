@@ -54,6 +54,7 @@ public sealed class LoyaltyApi
         // One instance each: they hold no per-call state, so a call need not allocate its service.
         services.AddSingleton<CardsService>();
         services.AddSingleton<AdminService>();
+        services.AddSingleton<ExchangeService>();
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = MaxMessageBytes;
@@ -78,7 +79,7 @@ public sealed class LoyaltyApi
 
     /// <summary>The names grpc.health.v1 answers for: "" is the whole server, then each service.</summary>
     public static readonly string[] ServedNames =
-        ["", CardsService.Name, AdminService.Name, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+        ["", CardsService.Name, AdminService.Name, ExchangeService.Name, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
     /// <summary>Maps the services and puts <see cref="GrpcCallGuard"/> in front of them (call after routing).</summary>
     public static void MapServices(WebApplication app)
@@ -87,6 +88,7 @@ public sealed class LoyaltyApi
         app.Use((http, next) => guard.InvokeAsync(http, next));
         app.MapGrpcService<CardsService>();
         app.MapGrpcService<AdminService>();
+        app.MapGrpcService<ExchangeService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
     }

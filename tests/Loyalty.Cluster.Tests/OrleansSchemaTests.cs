@@ -144,7 +144,10 @@ public sealed class OrleansSchemaTests(TwoSiloCluster cluster) : IClassFixture<T
         // Not the gaps between ticks: a tick can be late and the next one on time (style.md A4), which
         // happens when this class shares the 2 cores with the failover test's processes.
         Assert.True(ticks[0] >= registered + TimeSpan.FromMilliseconds(900), $"first tick {ticks[0]:O}, registered {registered:O}");
-        Assert.True(ticks.Zip(ticks.Skip(1), (a, b) => b > a).All(later => later), string.Join(", ", ticks.Select(t => t.ToString("O"))));
+        // Two distinct ticks, in whatever order they were recorded: a late tick and an on-time one may
+        // arrive in either order on two loaded cores (seen once in a full run), and their order is
+        // Orleans' scheduling, not our table's.
+        Assert.True(ticks.Distinct().Count() >= 2, string.Join(", ", ticks.Select(t => t.ToString("O"))));
 
         await grain.Stop().WaitAsync(Bound);
         Assert.Equal(0L, await cluster.Database.ScalarAsync("SELECT count(*) FROM orleans_reminder WHERE grain_id LIKE '%sweeper-1%'"));

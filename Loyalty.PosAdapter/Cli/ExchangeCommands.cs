@@ -109,6 +109,71 @@ public static partial class LoyaltyCommandLine
         return new Command("shift", "Reconciled shifts.") { show };
     }
 
+    private static Command BuildAdapterCommand()
+    {
+        var config = new Option<string>("--config") { Description = "The adapter's JSON configuration (server, key file, store, data directory, registers).", Required = true };
+        var once = new Option<bool>("--once") { Description = "One pass (export the catalog files, upload waiting reports), then exit." };
+        var run = new Command("run", "Run the store adapter: catalog files on a schedule, sales reports uploaded once, broken ones moved aside. Ctrl+C stops it.") { config, once };
+        run.SetAction(async (parseResult, cancellationToken) =>
+        {
+            var error = parseResult.InvocationConfiguration.Error;
+            try
+            {
+                var settings = Adapter.AdapterConfig.Load(parseResult.GetRequiredValue(config));
+                var key = File.ReadAllText(settings.KeyFile).Trim();
+                using var client = LoyaltyClient.Create(settings.Server, key, TimeSpan.FromSeconds(30));
+                var adapter = new Adapter.StoreAdapter(settings, client);
+                if (parseResult.GetValue(once))
+                {
+                    var state = await adapter.PassAsync(cancellationToken, exportNow: true);
+                    WriteAdapterState(new Output(parseResult.InvocationConfiguration.Output, json: false), state);
+                    return state.LinkUp ? ExitCodes.Success : ExitCodes.For(StatusCode.Unavailable);
+                }
+                await adapter.RunAsync(cancellationToken);
+                return ExitCodes.Success;
+            }
+            catch (Exception failure) when (failure is CommandLineInputException or IOException or UnauthorizedAccessException)
+            {
+                await error.WriteLineAsync($"error: {StatusCode.InvalidArgument.ToWireName()}: {OneLine(failure.Message)}");
+                return ExitCodes.InvalidInput;
+            }
+        });
+        var statusConfig = new Option<string>("--config") { Description = "The adapter's JSON configuration.", Required = true };
+        var status = new Command("status", "Show the adapter's last export, waiting and uploaded reports, and whether the link to the server is up.") { statusConfig };
+        status.SetAction(async (parseResult, cancellationToken) =>
+        {
+            try
+            {
+                var settings = Adapter.AdapterConfig.Load(parseResult.GetRequiredValue(statusConfig));
+                var state = Adapter.StoreAdapter.ReadState(settings);
+                if (state is null)
+                {
+                    await parseResult.InvocationConfiguration.Output.WriteLineAsync("The adapter has not run yet.");
+                    return ExitCodes.Success;
+                }
+                WriteAdapterState(new Output(parseResult.InvocationConfiguration.Output, json: false), state);
+                return ExitCodes.Success;
+            }
+            catch (CommandLineInputException failure)
+            {
+                await parseResult.InvocationConfiguration.Error.WriteLineAsync($"error: {StatusCode.InvalidArgument.ToWireName()}: {OneLine(failure.Message)}");
+                return ExitCodes.InvalidInput;
+            }
+        });
+        return new Command("adapter", "The store adapter: register exchange folders ↔ the loyalty server.") { run, status };
+    }
+
+    private static void WriteAdapterState(Output output, Adapter.AdapterState state) =>
+        output.KeyValues(
+            ("link", state.LinkUp ? "up" : "DOWN"),
+            ("last export", state.LastExportAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never"),
+            ("cards exported", Output.Number(state.LastExportCards)),
+            ("cards as of", state.CardsAsOf?.ToString("u", CultureInfo.InvariantCulture) ?? ""),
+            ("reports waiting", Output.Number(state.QueuedReports)),
+            ("reports uploaded", Output.Number(state.UploadedReports)),
+            ("reports moved aside", Output.Number(state.BrokenReports)),
+            ("last error", state.LastError ?? ""));
+
     private static void WriteShift(Output output, ShiftReconciliation shift)
     {
         output.KeyValues(("shift", $"{shift.StoreId}/{shift.RegisterId}/{shift.ShiftNumber}"), ("status", Output.Words(shift.Status)),

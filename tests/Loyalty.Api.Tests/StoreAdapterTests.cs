@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+using Loyalty.Api.Tests.Support;
+using Loyalty.PosAdapter.Adapter;
+using Loyalty.PosAdapter.Client;
+using Loyalty.PosAdapter.Formats;
+using Loyalty.Protos.V1;
+
+namespace Loyalty.Api.Tests;
+
+/// <summary>
+/// The store adapter against the real server, with real exchange folders: catalog files written,
+/// reports uploaded once and archived, broken ones moved aside with a reason while the others go
+/// on, and reports waiting through a server outage.
+/// </summary>
+public sealed class StoreAdapterTests(ServerFixture server) : IClassFixture<ServerFixture>, IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "loyalty-adapter-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+    }
+
+    private static string Golden(string name) => Path.Combine(AppContext.BaseDirectory, "Formats", "Golden", name);
+
+    private AdapterConfig Config(string store, string? serverAddress = null) => new()
+    {
+        Server = serverAddress ?? server.GrpcAddress.ToString(),
+        KeyFile = Path.Combine(server.DataDirectory, "admin.key"),
+        Store = store,
+        DataDirectory = Path.Combine(_root, "data"),
+        Registers =
+        [
+            new RegisterFolder("R1", "frontol", Path.Combine(_root, "r1", "in", "cards.txt"), Path.Combine(_root, "r1", "out"), BonusPaymentTypes: ["9"]),
+            new RegisterFolder("R2", "kassir", Path.Combine(_root, "r2", "in", "cards.txt")),
+        ],
+    };
+
+    private async Task IssueAsync(LoyaltyClient admin, params string[] cards)
+    {
+        foreach (var card in cards)
+        {
+            try { await admin.IssueCardAsync(new IssueCardRequest { CardNumber = card }); }
+            catch (RpcException exists) when (exists.StatusCode == StatusCode.AlreadyExists) { }
+            await admin.AdjustAsync(new AdjustRequest { OperationId = $"adapter-open-{card}-{Guid.NewGuid():N}", CardNumber = card, Amount = 500_00, Reason = "opening balance" });
+        }
+    }
+
+    [Fact]
+    public async Task One_pass_writes_every_registers_catalog_uploads_the_report_once_archives_it_and_moves_a_broken_one_aside()
+    {
+        using var admin = LoyaltyClient.Create(server.GrpcAddress.ToString(), server.AdminKey, TimeSpan.FromSeconds(30));
+        await IssueAsync(admin, "0000123456789", "123456789", "2000003");
+        var config = Config("ADP-01");
+        var reports = config.Registers[0].ReportsDirectory!;
+        Directory.CreateDirectory(reports);
+        File.Copy(Golden("frontol-report-shift466.txt"), Path.Combine(reports, "shift466.txt"));
+        var broken = File.ReadAllLines(Golden("frontol-report-shift466.txt"), RegisterEncodings.Windows1251);
+        broken[3] = broken[3].Replace("1000,00", "abc");   // the first transaction, line 4 of the file
+        File.WriteAllLines(Path.Combine(reports, "shift467.txt"), broken, RegisterEncodings.Windows1251);
+
+        using var client = LoyaltyClient.Create(config.Server, server.AdminKey, TimeSpan.FromSeconds(30));
+        var state = await new StoreAdapter(config, client).PassAsync(CancellationToken.None, exportNow: true);
+
+        Assert.True(state.LinkUp, state.LastError);
+        Assert.Equal((1, 1, 0), (state.UploadedReports, state.BrokenReports, state.QueuedReports));
+        Assert.True(File.Exists(Path.Combine(reports, "archive", "shift466.txt")));
+        var reason = await File.ReadAllTextAsync(Path.Combine(reports, "broken", "shift467.txt.reason.txt"));
+        Assert.Contains("shift467.txt", reason);
+        Assert.Contains("line 4", reason);
+        Assert.Contains(FrontolCatalogFile.Read(config.Registers[0].CatalogPath), c => c.CardNumber == "0000123456789");
+        Assert.Contains(KassirCatalogFile.Read(config.Registers[1].CatalogPath), c => c.CardNumber == "2000003" && c.OfflineSpendableKopecks > 0);
+        var shift = await admin.GetShiftAsync(new GetShiftRequest { StoreId = "ADP-01", RegisterId = "R1", ShiftNumber = 466 });
+        Assert.Contains(shift.Receipts, r => r.Outcome == ReceiptOutcome.AppliedFromReport);
+        Assert.Equal(state, StoreAdapter.ReadState(config)! with { UpdatedAt = state.UpdatedAt });
+    }
+
+    [Fact]
+    public async Task Reports_wait_in_their_folder_while_the_server_is_down_and_go_up_once_when_it_is_back()
+    {
+        using var admin = LoyaltyClient.Create(server.GrpcAddress.ToString(), server.AdminKey, TimeSpan.FromSeconds(30));
+        await IssueAsync(admin, "0000123456789", "123456789", "2000003");
+        var down = Config("ADP-02", ClosedPortAddress());
+        var reports = down.Registers[0].ReportsDirectory!;
+        Directory.CreateDirectory(reports);
+        File.Copy(Golden("frontol-report-shift466.txt"), Path.Combine(reports, "shift466.txt"));
+
+        using (var offline = LoyaltyClient.Create(down.Server, server.AdminKey, TimeSpan.FromSeconds(5)))
+        {
+            var waiting = await new StoreAdapter(down, offline).PassAsync(CancellationToken.None, exportNow: true);
+            Assert.False(waiting.LinkUp);
+            Assert.Equal(1, waiting.QueuedReports);
+            Assert.True(File.Exists(Path.Combine(reports, "shift466.txt")));
+        }
+
+        var up = Config("ADP-02");
+        using var online = LoyaltyClient.Create(up.Server, server.AdminKey, TimeSpan.FromSeconds(30));
+        // A crash between upload and archive: the report goes up again and is answered the same.
+        var adapter = new StoreAdapter(up, online);
+        await online.UploadShiftReportAsync(PosAdapter.Cli.ReportConversion.ToWire(
+            FrontolReportReader.Read(Path.Combine(reports, "shift466.txt"), new ReportReadOptions { StoreId = "ADP-02", RegisterId = "R1", BonusPaymentTypeCodes = new HashSet<string> { "9" } }), "goods"));
+        var balance = (await admin.GetCardAsync("0000123456789")).Balance;
+        var state = await adapter.PassAsync(CancellationToken.None);
+
+        Assert.True(state.LinkUp);
+        Assert.Equal((1, 0), (state.UploadedReports, state.QueuedReports));
+        Assert.Equal(balance, (await admin.GetCardAsync("0000123456789")).Balance);
+        Assert.Empty(await server.Server.Engine.CheckInvariantsAsync());
+    }
+
+    private static string ClosedPortAddress()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return $"http://127.0.0.1:{port}";
+    }
+}

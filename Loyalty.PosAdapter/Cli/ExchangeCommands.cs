@@ -235,19 +235,7 @@ public static class ReportConversion
     {
         var discounts = receipt.Lines.Select(l => l.BonusDiscountKopecks).ToArray();
         var paid = receipt.Payments.Where(p => p.IsBonus).Sum(p => p.AmountKopecks);
-        var room = receipt.Lines.Select((l, i) => l.AmountKopecks - discounts[i]).ToArray();
-        var total = room.Sum();
-        if (paid <= 0 || total <= 0) return discounts;
-        paid = Math.Min(paid, total);
-        var given = 0L;
-        for (var i = 0; i < room.Length; i++)
-        {
-            var share = (long)((Int128)paid * room[i] / total);
-            discounts[i] += share;
-            given += share;
-        }
-        for (var i = 0; given < paid && i < room.Length; i++)
-            if (discounts[i] < receipt.Lines[i].AmountKopecks) { discounts[i]++; given++; }
-        return discounts;
+        var extra = BonusSpread.Proportional([.. receipt.Lines.Select((l, i) => l.AmountKopecks - discounts[i])], paid);
+        return [.. discounts.Select((d, i) => d + extra[i])];
     }
 }

@@ -110,7 +110,7 @@ public sealed class OfflineTill
             {
                 offline = true;
                 var left = Math.Max(0, _spendable.GetValueOrDefault(cardNumber) - _spentOffline.GetValueOrDefault(cardNumber));
-                discounts = Spread(lines, Math.Min(bonusKopecks, left));
+                discounts = BonusSpread.Proportional([.. lines.Select(l => l.AmountKopecks)], Math.Min(bonusKopecks, left));
                 message = $"The server is unreachable ({unreachable.StatusCode.ToWireName()}); decided offline from the last export: {discounts.Sum()} of {bonusKopecks} kopecks of bonuses.";
             }
         }
@@ -154,18 +154,5 @@ public sealed class OfflineTill
         var bytes = Encoding.UTF8.GetBytes(line);
         await stream.WriteAsync(bytes, cancellationToken);
         stream.Flush(flushToDisk: true);
-    }
-
-    /// <summary>An offline discount over the lines in proportion to their amounts; the rounding kopecks go to the earliest lines with room.</summary>
-    private static long[] Spread(IReadOnlyList<TillLine> lines, long amount)
-    {
-        var discounts = new long[lines.Count];
-        var total = lines.Sum(l => l.AmountKopecks);
-        if (amount <= 0 || total <= 0) return discounts;
-        amount = Math.Min(amount, total);
-        var given = 0L;
-        for (var i = 0; i < lines.Count; i++) { discounts[i] = (long)((Int128)amount * lines[i].AmountKopecks / total); given += discounts[i]; }
-        for (var i = 0; given < amount && i < lines.Count; i++) if (discounts[i] < lines[i].AmountKopecks) { discounts[i]++; given++; }
-        return discounts;
     }
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Loyalty.Api.Tests.Support;
 using Loyalty.PosAdapter.Client;
 using Loyalty.Protos.V1;
@@ -41,7 +39,7 @@ public sealed class OfflineTillTests(ServerFixture server) : IClassFixture<Serve
         }
 
         // The link goes down; the till is restarted too: it decides from the export it kept on disk.
-        using (var down = LoyaltyClient.Create(ClosedPortAddress(), server.AdminKey, TimeSpan.FromSeconds(2)))
+        using (var down = LoyaltyClient.Create(ClosedPort.Address(), server.AdminKey, TimeSpan.FromSeconds(2)))
         {
             var till = new OfflineTill(down, store, "R1", 1, _data);
             var first = await till.SellAsync(2, card, Lines(100_00), 30_00);
@@ -65,14 +63,5 @@ public sealed class OfflineTillTests(ServerFixture server) : IClassFixture<Serve
             Assert.Equal(balance, (await back.GetCardAsync(card)).Balance);
         }
         Assert.Empty(await server.Server.Engine.CheckInvariantsAsync());
-    }
-
-    private static string ClosedPortAddress()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return $"http://127.0.0.1:{port}";
     }
 }

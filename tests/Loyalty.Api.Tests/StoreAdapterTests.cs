@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Loyalty.Api.Tests.Support;
 using Loyalty.PosAdapter.Adapter;
 using Loyalty.PosAdapter.Client;
@@ -81,7 +79,7 @@ public sealed class StoreAdapterTests(ServerFixture server) : IClassFixture<Serv
     {
         using var admin = LoyaltyClient.Create(server.GrpcAddress.ToString(), server.AdminKey, TimeSpan.FromSeconds(30));
         await IssueAsync(admin, "0000123456789", "123456789", "2000003");
-        var down = Config("ADP-02", ClosedPortAddress());
+        var down = Config("ADP-02", ClosedPort.Address());
         var reports = down.Registers[0].ReportsDirectory!;
         Directory.CreateDirectory(reports);
         File.Copy(Golden("frontol-report-shift466.txt"), Path.Combine(reports, "shift466.txt"));
@@ -107,14 +105,5 @@ public sealed class StoreAdapterTests(ServerFixture server) : IClassFixture<Serv
         Assert.Equal((1, 0), (state.UploadedReports, state.QueuedReports));
         Assert.Equal(balance, (await admin.GetCardAsync("0000123456789")).Balance);
         Assert.Empty(await server.Server.Engine.CheckInvariantsAsync());
-    }
-
-    private static string ClosedPortAddress()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return $"http://127.0.0.1:{port}";
     }
 }

@@ -82,5 +82,5 @@ public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
     }
 
     private static RpcException OtherStore(Caller caller, string? storeId) => Rpc.Error(StatusCode.PermissionDenied,
-        $"This key belongs to a register of store {caller.StoreId}; it may not act on receipts of store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
+        $"This key belongs to a register of store {caller.StoreId}; it may not act for store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
 }

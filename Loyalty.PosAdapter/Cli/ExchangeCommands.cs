@@ -28,7 +28,9 @@ public static partial class LoyaltyCommandLine
         var export = new Command("export", "Write every card with its offline spendable amount into a register's catalog load file.") { store, format, output };
         SetClientAction(export, globals, async (parseResult, session, cancellationToken) =>
         {
-            var path = parseResult.GetRequiredValue(output);
+            var path = Path.GetFullPath(parseResult.GetRequiredValue(output));
+            if (!Directory.Exists(Path.GetDirectoryName(path)))
+                throw new CommandLineInputException($"--out {path}: the folder {Path.GetDirectoryName(path)} does not exist.");
             var watermark = DateTimeOffset.MinValue;
             async IAsyncEnumerable<CatalogCard> Cards()
             {
@@ -71,6 +73,8 @@ public static partial class LoyaltyCommandLine
                 BonusPaymentTypeCodes = (parseResult.GetValue(bonusTypes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
             };
             var path = parseResult.GetRequiredValue(file);
+            if (!File.Exists(path))
+                throw new CommandLineInputException($"{path}: no such file{(Directory.Exists(path) ? " (it is a folder)" : "")}.");
             ShiftReport report;
             try
             {
@@ -180,8 +184,10 @@ public static partial class LoyaltyCommandLine
             ("reconciled", shift.ReconciledAt?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture) ?? ""), ("holds voided", Output.Number(shift.HoldsVoided)));
         output.Table(["outcome", "receipts"], shift.Receipts.GroupBy(r => r.Outcome).OrderBy(g => g.Key)
             .Select(g => (IReadOnlyList<string>)[Output.Words(g.Key), Output.Number(g.Count())]), "receipts");
-        output.Table(["receipt", "outcome", "card", "online", "report", "note"], shift.Receipts.Select(r => (IReadOnlyList<string>)
-            [Output.Number(r.ReceiptNumber), Output.Words(r.Outcome), r.CardNumber, Money.Format(r.OnlineTotal), Money.Format(r.ReportTotal), r.Note]), "online", "report");
+        output.Table(["receipt", "outcome", "card", "online", "report", "bonuses (report)", "redeemed", "accrued", "note"], shift.Receipts.Select(r => (IReadOnlyList<string>)
+            [Output.Number(r.ReceiptNumber), Output.Words(r.Outcome), r.CardNumber, Money.Format(r.OnlineTotal), Money.Format(r.ReportTotal),
+             Money.Format(r.ReportRedeemed), Money.Format(r.AppliedRedeemed), Money.Format(r.AppliedAccrued), r.Note]),
+            "online", "report", "bonuses (report)", "redeemed", "accrued");
     }
 }
 

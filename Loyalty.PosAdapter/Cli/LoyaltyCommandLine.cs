@@ -39,7 +39,8 @@ public static partial class LoyaltyCommandLine
     {
         var globals = new GlobalOptions();
         var root = new RootCommand(
-            "Loyalty bonus cards from the command line: cards, keys, programmes and health of a loyalty server. " +
+            "Loyalty bonus cards from the command line: cards, keys, programmes and health of a loyalty server; " +
+            "catalog files, sales reports, shifts and the store adapter for offline stores. " +
             "Amounts are in roubles with up to two decimals (150.50). " + ExitCodes.Summary);
         foreach (var option in globals.All) root.Options.Add(option);
         root.Subcommands.Add(BuildCardCommand(globals));
@@ -501,6 +502,12 @@ public static partial class LoyaltyCommandLine
             }
             catch (CommandLineInputException failure)
             {
+                await error.WriteLineAsync($"error: {StatusCode.InvalidArgument.ToWireName()}: {OneLine(failure.Message)}");
+                return ExitCodes.InvalidInput;
+            }
+            catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+            {
+                // A file the command reads or writes (a report, a catalog's folder): a sentence, never a stack trace.
                 await error.WriteLineAsync($"error: {StatusCode.InvalidArgument.ToWireName()}: {OneLine(failure.Message)}");
                 return ExitCodes.InvalidInput;
             }

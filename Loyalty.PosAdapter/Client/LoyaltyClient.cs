@@ -321,6 +321,9 @@ public sealed class LoyaltyClient : IDisposable
         {
             (StatusCode.DeadlineExceeded, true) =>
                 "The call did not finish within its deadline; whether a write was applied is unknown, so repeat it with the same operation id.",
+            // A refused connection sent nothing: no write can have been applied (found by a new user's try).
+            (StatusCode.Unavailable, true) when NeverConnected(error.Status.DebugException) =>
+                $"The server could not be reached ({Cause(error)}); nothing was sent. Try again when it is up (a write with the same operation id).",
             (StatusCode.Unavailable, true) =>
                 $"The server could not be reached or the connection was lost ({Cause(error)}); whether a write was applied is unknown, so repeat it with the same operation id.",
             _ => detail,
@@ -334,6 +337,17 @@ public sealed class LoyaltyClient : IDisposable
             }
         }
         return new RpcException(code, message, error) { Details = details };
+    }
+
+    /// <summary>The connection was never made (refused, no route, name not found): the request did not leave.</summary>
+    private static bool NeverConnected(Exception? error)
+    {
+        for (var current = error; current is not null; current = current.InnerException)
+        {
+            if (current is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostUnreachable or System.Net.Sockets.SocketError.NetworkUnreachable or System.Net.Sockets.SocketError.HostNotFound })
+                return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -27,6 +27,25 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task A_missing_report_file_or_catalog_folder_is_a_one_line_error_with_exit_code_3_not_a_stack_trace()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "no-such-" + Guid.NewGuid().ToString("N"));
+
+        var upload = await RunAsync("report", "upload", Path.Combine(missing, "report.txt"), "--store", "S", "--register", "R", "--format", "frontol", "--server", ClosedPortAddress(), "--key", "lk_a_b");
+        var folder = await RunAsync("report", "upload", Path.GetTempPath(), "--store", "S", "--register", "R", "--format", "frontol", "--server", ClosedPortAddress(), "--key", "lk_a_b");
+        var export = await RunAsync("catalog", "export", "--store", "S", "--format", "csv", "--out", Path.Combine(missing, "cards.csv"), "--server", ClosedPortAddress(), "--key", "lk_a_b");
+
+        foreach (var (exitCode, _, error) in new[] { upload, folder, export })
+        {
+            Assert.Equal(ExitCodes.InvalidInput, exitCode);
+            Assert.StartsWith("error: INVALID_ARGUMENT: ", error);
+            Assert.Single(error.TrimEnd().Split('\n'));
+        }
+        Assert.Contains("it is a folder", folder.Error);
+        Assert.Contains("does not exist", export.Error);
+    }
+
+    [Fact]
     public async Task An_unknown_command_is_a_usage_error()
     {
         var (exitCode, _, error) = await RunAsync("card", "frobnicate");

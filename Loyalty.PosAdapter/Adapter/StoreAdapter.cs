@@ -16,8 +16,10 @@ namespace Loyalty.PosAdapter.Adapter;
 /// <param name="ReportsDirectory">Where the register writes its closed shifts' sales reports.</param>
 /// <param name="ReportPattern">Which files there are reports (glob, e.g. <c>*.txt</c>).</param>
 /// <param name="BonusPaymentTypes">Payment type codes that mean "paid with bonuses" (default none).</param>
+/// <param name="LineDiscountsAreBonuses">Frontol: read line discounts as bonuses (<see cref="ReportReadOptions.LineDiscountsAreBonuses"/>; default false).</param>
 public sealed record RegisterFolder(
-    string Id, string Format, string CatalogPath, string? ReportsDirectory = null, string ReportPattern = "*.txt", IReadOnlyList<string>? BonusPaymentTypes = null);
+    string Id, string Format, string CatalogPath, string? ReportsDirectory = null, string ReportPattern = "*.txt", IReadOnlyList<string>? BonusPaymentTypes = null,
+    bool LineDiscountsAreBonuses = false);
 
 /// <summary>
 /// The store adapter's configuration, a JSON file (camelCase):
@@ -165,6 +167,7 @@ public sealed class StoreAdapter(AdapterConfig config, LoyaltyClient client, Tim
             {
                 StoreId = config.Store, RegisterId = register.Id,
                 BonusPaymentTypeCodes = (register.BonusPaymentTypes ?? []).ToHashSet(StringComparer.Ordinal),
+                LineDiscountsAreBonuses = register.LineDiscountsAreBonuses,
             };
             report = register.Format == "kassir" ? KassirReportReader.Read(file, options, cancellationToken) : FrontolReportReader.Read(file, options, cancellationToken);
         }

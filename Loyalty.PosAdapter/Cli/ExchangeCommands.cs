@@ -62,8 +62,9 @@ public static partial class LoyaltyCommandLine
         var register = new Option<string>("--register") { Description = "Our register id.", Required = true };
         var format = new Option<string>("--format") { Description = "frontol or kassir.", Required = true };
         var bonusTypes = new Option<string?>("--bonus-payment-types") { Description = "Comma-separated payment type codes that mean 'paid with bonuses' (default: none; see Formats/README.md)." };
+        var lineBonuses = new Option<bool>("--line-discounts-are-bonuses") { Description = "Frontol: read each line's discount as bonuses (only where the register runs no promotions of its own; see README)." };
         var upload = new Command("upload", "Read a closed shift's sales report and upload it; prints the shift's reconciliation. Exit code non-zero when the report is refused.")
-            { file, store, register, format, bonusTypes };
+            { file, store, register, format, bonusTypes, lineBonuses };
         SetClientAction(upload, globals, async (parseResult, session, cancellationToken) =>
         {
             var options = new ReportReadOptions
@@ -71,6 +72,7 @@ public static partial class LoyaltyCommandLine
                 StoreId = parseResult.GetRequiredValue(store),
                 RegisterId = parseResult.GetRequiredValue(register),
                 BonusPaymentTypeCodes = (parseResult.GetValue(bonusTypes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+                LineDiscountsAreBonuses = parseResult.GetValue(lineBonuses),
             };
             var path = parseResult.GetRequiredValue(file);
             if (!File.Exists(path))

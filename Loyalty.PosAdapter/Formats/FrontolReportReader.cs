@@ -10,7 +10,7 @@ namespace Loyalty.PosAdapter.Formats;
 /// DD.MM.YYYY, 3 time, 4 type, 5 POS number, 6 receipt number, 7 cashier.
 /// </para>
 /// <list type="table">
-/// <item><term>1, 11 (line)</term><description>8 goods code, 10 price, 11 quantity, 12 sum, 14 shift, 16 sum after discounts [§3.2]. The line's bonus discount is field 12 − field 16 [guess: §3.2 does not split bonus from other discounts; the cards we load carry a 0 % discount (<see cref="FrontolCatalogFile"/>), so the only discount a loyalty receipt gets is the bonus write-off]. Field 16 empty: no discount.</description></item>
+/// <item><term>1, 11 (line)</term><description>8 goods code, 10 price, 11 quantity, 12 sum, 14 shift, 16 sum after discounts [§3.2]. With <see cref="ReportReadOptions.LineDiscountsAreBonuses"/> the line's bonus discount is field 12 − field 16 [guess: §3.2 does not split bonus from other discounts; the cards we load carry a 0 % discount (<see cref="FrontolCatalogFile"/>), so the only discount a loyalty receipt gets is the bonus write-off]; without it (the default) the line's amount is field 16 and it carries no bonuses. Field 16 empty: no discount.</description></item>
 /// <item><term>2, 12 (storno)</term><description>same fields; voids the latest line with the same goods and quantity [Papyrus].</description></item>
 /// <item><term>40, 41 (payment)</term><description>9 payment type code, 12 amount [§3.2]. Bonus payment types: <see cref="ReportReadOptions.BonusPaymentTypeCodes"/>.</description></item>
 /// <item><term>55 (close)</term><description>8 discount-card code (the loyalty card, §3.2), 13 receipt type 0 sale / 1 return, 14 shift [§3.2]; 26 "POS/shift/receipt" [field-cases, FrontolRazborFile]: on a return, when it names another receipt than the return itself, it is read as the original sale [guess].</description></item>
@@ -95,7 +95,9 @@ public static class FrontolReportReader
                 if (after > sum)
                     throw fields.Error(RegisterFileError.AbsurdAmount, 16, "sum after discounts",
                         $"The sum after discounts ({DecimalText.Format(after, 2, '.')}) is more than the line's sum ({DecimalText.Format(sum, 2, '.')}): a markup, which a loyalty receipt cannot carry.");
-                builder.AddLine(fields, receipt, new ReportLine(sku, "", quantity, price, sum, sum - after));
+                builder.AddLine(fields, receipt, options.LineDiscountsAreBonuses
+                    ? new ReportLine(sku, "", quantity, price, sum, sum - after)
+                    : new ReportLine(sku, "", quantity, price, after, 0));
                 break;
             }
             case 40 or 41:

@@ -66,6 +66,17 @@ public sealed record ReportReadOptions
     /// </summary>
     public IReadOnlySet<string> BonusPaymentTypeCodes { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Frontol only: whether a line's discount (field 12 − field 16) is the bonuses the register took.
+    /// Frontol reports a line's whole discount, not which part bonuses paid (§3.2). Where the store
+    /// loads our cards with a 0 % discount and runs no promotions on the register, the only discount
+    /// on a loyalty receipt is the bonus write-off, and this may be set (CLI:
+    /// <c>--line-discounts-are-bonuses</c>). Default false: a discount lowers the line's amount (the
+    /// customer paid less money, which is what accrues) and books no bonuses, so a register
+    /// promotion never empties a customer's balance (found by a new user's try).
+    /// </summary>
+    public bool LineDiscountsAreBonuses { get; init; }
+
     /// <summary>Default <see cref="TextEncodingChoice.Windows1251"/>: both formats are Windows-1251 (§3.1; field-cases A3).</summary>
     public TextEncodingChoice Encoding { get; init; } = TextEncodingChoice.Windows1251;
 

@@ -37,9 +37,9 @@ public sealed class ExchangeEndToEndTests(ServerFixture server) : IClassFixture<
             await admin.AdjustAsync(new AdjustRequest { OperationId = $"e2e-open-{card}", CardNumber = card, Amount = 1_000_00, Reason = "opening balance" });
         }
 
-        var first = await CliAsync("report", "upload", Golden("frontol-report-shift466.txt"), "--store", "MSK-01", "--register", "R1", "--format", "frontol", "--bonus-payment-types", "9", "--json");
+        var first = await CliAsync("report", "upload", Golden("frontol-report-shift466.txt"), "--store", "MSK-01", "--register", "R1", "--format", "frontol", "--bonus-payment-types", "9", "--line-discounts-are-bonuses", "--json");
         Assert.True(first.ExitCode == 0, first.Error);
-        var again = await CliAsync("report", "upload", Golden("frontol-report-shift466.txt"), "--store", "MSK-01", "--register", "R1", "--format", "frontol", "--bonus-payment-types", "9", "--json");
+        var again = await CliAsync("report", "upload", Golden("frontol-report-shift466.txt"), "--store", "MSK-01", "--register", "R1", "--format", "frontol", "--bonus-payment-types", "9", "--line-discounts-are-bonuses", "--json");
         Assert.Equal(first.Output, again.Output);
         var shown = await CliAsync("shift", "show", "MSK-01", "R1", "466");
         Assert.True(shown.ExitCode == 0, shown.Error);

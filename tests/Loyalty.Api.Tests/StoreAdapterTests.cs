@@ -30,7 +30,7 @@ public sealed class StoreAdapterTests(ServerFixture server) : IClassFixture<Serv
         DataDirectory = Path.Combine(_root, "data"),
         Registers =
         [
-            new RegisterFolder("R1", "frontol", Path.Combine(_root, "r1", "in", "cards.txt"), Path.Combine(_root, "r1", "out"), BonusPaymentTypes: ["9"]),
+            new RegisterFolder("R1", "frontol", Path.Combine(_root, "r1", "in", "cards.txt"), Path.Combine(_root, "r1", "out"), BonusPaymentTypes: ["9"], LineDiscountsAreBonuses: true),
             new RegisterFolder("R2", "kassir", Path.Combine(_root, "r2", "in", "cards.txt")),
         ],
     };
@@ -97,7 +97,7 @@ public sealed class StoreAdapterTests(ServerFixture server) : IClassFixture<Serv
         // A crash between upload and archive: the report goes up again and is answered the same.
         var adapter = new StoreAdapter(up, online);
         await online.UploadShiftReportAsync(PosAdapter.Cli.ReportConversion.ToWire(
-            FrontolReportReader.Read(Path.Combine(reports, "shift466.txt"), new ReportReadOptions { StoreId = "ADP-02", RegisterId = "R1", BonusPaymentTypeCodes = new HashSet<string> { "9" } }), "goods"));
+            FrontolReportReader.Read(Path.Combine(reports, "shift466.txt"), new ReportReadOptions { StoreId = "ADP-02", RegisterId = "R1", BonusPaymentTypeCodes = new HashSet<string> { "9" }, LineDiscountsAreBonuses = true }), "goods"));
         var balance = (await admin.GetCardAsync("0000123456789")).Balance;
         var state = await adapter.PassAsync(CancellationToken.None);
 

@@ -11,6 +11,7 @@ public sealed class SalesReportGoldenTests : IDisposable
 
     private static readonly ReportReadOptions Frontol = new()
     {
+        LineDiscountsAreBonuses = true,
         StoreId = "MSK-01",
         RegisterId = "R1",
         RegisterNumber = 1,
@@ -79,6 +80,16 @@ public sealed class SalesReportGoldenTests : IDisposable
         Assert.Equal((10000L, 3000L, 7000L), (asPayment.GoodsKopecks, asPayment.BonusKopecks, asPayment.MoneyKopecks));
         var asDiscount = new ReportReceipt(1, ReceiptKind.Sale, null, default, [new ReportLine("104", "", 1000, 10000, 10000, 3000)], [new ReportPayment("2", 7000, false)], null, 0);
         Assert.Equal((asDiscount.GoodsKopecks, asDiscount.BonusKopecks, asDiscount.MoneyKopecks), (asPayment.GoodsKopecks, asPayment.BonusKopecks, asPayment.MoneyKopecks));
+    }
+
+    [Fact]
+    public void Without_the_line_discount_option_a_frontol_discount_lowers_the_line_and_books_no_bonuses()
+    {
+        var report = FrontolReportReader.Read(FormatTestFiles.Golden("frontol-report-shift466.txt"), Frontol with { LineDiscountsAreBonuses = false });
+
+        var receipt = Receipt(report, 102033);
+        Assert.Equal([new ReportLine("101", "", 1000, 100000, 80000, 0)], receipt.Lines);
+        Assert.Equal((80000L, 0L, 80000L), (receipt.GoodsKopecks, receipt.BonusKopecks, receipt.MoneyKopecks));
     }
 
     [Fact]

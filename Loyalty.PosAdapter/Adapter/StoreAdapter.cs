@@ -5,7 +5,6 @@ using Loyalty.PosAdapter.Client;
 using Loyalty.PosAdapter.Formats;
 using Polly;
 using Polly.CircuitBreaker;
-using WireCardStatus = Loyalty.Protos.V1.CardStatus;
 
 namespace Loyalty.PosAdapter.Adapter;
 
@@ -138,21 +137,13 @@ public sealed class StoreAdapter(AdapterConfig config, LoyaltyClient client, Tim
         await _server.ExecuteAsync(async token =>
         {
             cards.Clear();
-            await foreach (var card in client.ExportCardsAsync(config.Store, cancellationToken: token))
-            {
-                if (card.Watermark is not null) { asOf = card.Watermark.ToDateTimeOffset(); continue; }
-                cards.Add(new CatalogCard(card.CardNumber, card.Status == WireCardStatus.Active ? CardStatus.Active : CardStatus.Blocked, card.OfflineSpendable, card.Balance, asOf));
-            }
+            await foreach (var card in StoreExchange.CatalogCardsAsync(client, config.Store, w => asOf = w, token))
+                cards.Add(card);
         }, cancellationToken);
         foreach (var register in config.Registers)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(register.CatalogPath))!);
-            _ = register.Format switch
-            {
-                "kassir" => await KassirCatalogFile.WriteAsync(register.CatalogPath, cards, cancellationToken: cancellationToken),
-                "frontol" => await FrontolCatalogFile.WriteAsync(register.CatalogPath, cards, cancellationToken: cancellationToken),
-                _ => await CsvCatalogFile.WriteAsync(register.CatalogPath, cards, cancellationToken: cancellationToken),
-            };
+            await StoreExchange.WriteCatalogAsync(register.Format, register.CatalogPath, CatalogFileParts.AsAsync(cards), cancellationToken);
         }
         _state = _state with { LastExportAt = _time.GetUtcNow(), LastExportCards = cards.Count, CardsAsOf = asOf };
     }
@@ -169,7 +160,7 @@ public sealed class StoreAdapter(AdapterConfig config, LoyaltyClient client, Tim
                 BonusPaymentTypeCodes = (register.BonusPaymentTypes ?? []).ToHashSet(StringComparer.Ordinal),
                 LineDiscountsAreBonuses = register.LineDiscountsAreBonuses,
             };
-            report = register.Format == "kassir" ? KassirReportReader.Read(file, options, cancellationToken) : FrontolReportReader.Read(file, options, cancellationToken);
+            report = StoreExchange.ReadReport(register.Format, file, options, cancellationToken);
         }
         catch (RegisterFileException broken) when (broken.Error == RegisterFileError.ShiftNotClosed)
         {

@@ -4,8 +4,6 @@ using Google.Protobuf.WellKnownTypes;
 using Loyalty.PosAdapter.Client;
 using Loyalty.PosAdapter.Formats;
 using Loyalty.Protos.V1;
-using FormatCardStatus = Loyalty.PosAdapter.Formats.CardStatus;
-using WireCardStatus = Loyalty.Protos.V1.CardStatus;
 using ShiftReport = Loyalty.PosAdapter.Formats.ShiftReport;
 
 namespace Loyalty.PosAdapter.Cli;
@@ -32,22 +30,11 @@ public static partial class LoyaltyCommandLine
             if (!Directory.Exists(Path.GetDirectoryName(path)))
                 throw new CommandLineInputException($"--out {path}: the folder {Path.GetDirectoryName(path)} does not exist.");
             var watermark = DateTimeOffset.MinValue;
-            async IAsyncEnumerable<CatalogCard> Cards()
-            {
-                await foreach (var card in session.Client.ExportCardsAsync(parseResult.GetRequiredValue(store), cancellationToken: cancellationToken))
-                {
-                    if (card.Watermark is not null) { watermark = card.Watermark.ToDateTimeOffset(); continue; }
-                    yield return new CatalogCard(card.CardNumber, card.Status == WireCardStatus.Active ? FormatCardStatus.Active : FormatCardStatus.Blocked,
-                        card.OfflineSpendable, card.Balance, watermark);
-                }
-            }
-            var result = parseResult.GetRequiredValue(format) switch
-            {
-                "kassir" => await KassirCatalogFile.WriteAsync(path, Cards(), cancellationToken: cancellationToken),
-                "frontol" => await FrontolCatalogFile.WriteAsync(path, Cards(), cancellationToken: cancellationToken),
-                "csv" => await CsvCatalogFile.WriteAsync(path, Cards(), cancellationToken: cancellationToken),
-                var other => throw new CommandLineInputException($"--format '{other}' is not kassir, frontol or csv."),
-            };
+            var formatName = parseResult.GetRequiredValue(format);
+            if (formatName is not ("kassir" or "frontol" or "csv"))
+                throw new CommandLineInputException($"--format '{formatName}' is not kassir, frontol or csv.");
+            var result = await Adapter.StoreExchange.WriteCatalogAsync(formatName, path,
+                Adapter.StoreExchange.CatalogCardsAsync(session.Client, parseResult.GetRequiredValue(store), w => watermark = w, cancellationToken), cancellationToken);
             session.Output.KeyValues(("file", result.Path), ("cards", Output.Number(result.CardCount)), ("bytes", Output.Number(result.Bytes)),
                 ("as of", watermark.ToString("u", CultureInfo.InvariantCulture)));
             return ExitCodes.Success;
@@ -80,12 +67,10 @@ public static partial class LoyaltyCommandLine
             ShiftReport report;
             try
             {
-                report = parseResult.GetRequiredValue(format) switch
-                {
-                    "frontol" => FrontolReportReader.Read(path, options, cancellationToken),
-                    "kassir" => KassirReportReader.Read(path, options, cancellationToken),
-                    var other => throw new CommandLineInputException($"--format '{other}' is not frontol or kassir."),
-                };
+                var formatName = parseResult.GetRequiredValue(format);
+                if (formatName is not ("frontol" or "kassir"))
+                    throw new CommandLineInputException($"--format '{formatName}' is not frontol or kassir.");
+                report = Adapter.StoreExchange.ReadReport(formatName, path, options, cancellationToken);
             }
             catch (RegisterFileException broken)
             {

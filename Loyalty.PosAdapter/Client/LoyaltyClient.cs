@@ -167,27 +167,8 @@ public sealed class LoyaltyClient : IDisposable
     /// with only the watermark, then one per card. No deadline unless the caller gives one (a million
     /// cards take seconds); cancel to stop.
     /// </summary>
-    public async IAsyncEnumerable<ExportedCard> ExportCardsAsync(
-        string storeId, CallOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var callOptions = ToGrpcOptions(options, defaultTimeout: null, cancellationToken);
-        using var call = Translate(() => _exchange.ExportCards(new ExportCardsRequest { StoreId = storeId }, callOptions));
-        var stream = call.ResponseStream;
-        while (true)
-        {
-            bool more;
-            try
-            {
-                more = await stream.MoveNext(CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Grpc.Core.RpcException error)
-            {
-                throw Translate(error);
-            }
-            if (!more) yield break;
-            yield return stream.Current;
-        }
-    }
+    public IAsyncEnumerable<ExportedCard> ExportCardsAsync(string storeId, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(callOptions => _exchange.ExportCards(new ExportCardsRequest { StoreId = storeId }, callOptions), options, cancellationToken);
 
     /// <summary>Uploads a closed shift's report and returns its reconciliation; safe to repeat with the same report.</summary>
     public Task<ShiftReconciliation> UploadShiftReportAsync(ShiftReport report, CallOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -203,11 +184,15 @@ public sealed class LoyaltyClient : IDisposable
         UnaryAsync(_health.CheckAsync, new HealthCheckRequest { Service = service }, options, cancellationToken);
 
     /// <summary>The current status at once, then every change, until cancelled or the server ends the stream.</summary>
-    public async IAsyncEnumerable<HealthCheckResponse> WatchHealthAsync(
-        string service = "", CallOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<HealthCheckResponse> WatchHealthAsync(string service = "", CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(callOptions => _health.Watch(new HealthCheckRequest { Service = service }, callOptions), options, cancellationToken);
+
+    /// <summary>A server-streaming call's messages, with no deadline unless the caller gives one, failures as our <see cref="RpcException"/>.</summary>
+    private async IAsyncEnumerable<TReply> StreamAsync<TReply>(
+        Func<GrpcCallOptions, AsyncServerStreamingCall<TReply>> start, CallOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var callOptions = ToGrpcOptions(options, defaultTimeout: null, cancellationToken);
-        using var call = Translate(() => _health.Watch(new HealthCheckRequest { Service = service }, callOptions));
+        using var call = Translate(() => start(callOptions));
         var stream = call.ResponseStream;
         while (true)
         {

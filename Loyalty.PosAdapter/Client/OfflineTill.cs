@@ -59,8 +59,8 @@ public sealed class OfflineTill
     public async Task RefreshCatalogAsync(CancellationToken cancellationToken = default)
     {
         var fresh = new Dictionary<string, long>(StringComparer.Ordinal);
-        await foreach (var card in _client.ExportCardsAsync(_store, cancellationToken: cancellationToken))
-            if (card.Watermark is null) fresh[card.CardNumber] = card.OfflineSpendable;
+        await foreach (var card in Adapter.StoreExchange.CatalogCardsAsync(_client, _store, cancellationToken: cancellationToken))
+            fresh[card.CardNumber] = card.OfflineSpendableKopecks;
         _spendable.Clear();
         foreach (var (number, amount) in fresh) _spendable[number] = amount;
         // Kept on disk, so a till restarted while the server is down still decides from it.

@@ -55,6 +55,7 @@ public sealed class LoyaltyApi
         services.AddSingleton<CardsService>();
         services.AddSingleton<AdminService>();
         services.AddSingleton<ExchangeService>();
+        services.AddSingleton<ReconciliationService>();
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = MaxMessageBytes;
@@ -79,7 +80,7 @@ public sealed class LoyaltyApi
 
     /// <summary>The names grpc.health.v1 answers for: "" is the whole server, then each service.</summary>
     public static readonly string[] ServedNames =
-        ["", CardsService.Name, AdminService.Name, ExchangeService.Name, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+        ["", CardsService.Name, AdminService.Name, ExchangeService.Name, ReconciliationService.Name, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
     /// <summary>Maps the services and puts <see cref="GrpcCallGuard"/> in front of them (call after routing).</summary>
     public static void MapServices(WebApplication app)
@@ -89,6 +90,7 @@ public sealed class LoyaltyApi
         app.MapGrpcService<CardsService>();
         app.MapGrpcService<AdminService>();
         app.MapGrpcService<ExchangeService>();
+        app.MapGrpcService<ReconciliationService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
     }

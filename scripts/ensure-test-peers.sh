@@ -23,3 +23,15 @@ if ! /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq python3-grpcio >/dev/null
 fi
+# The accountant's web pages are tested in a real browser: Debian's headless chromium, driven by
+# Selenium.WebDriver through Debian's chromium-driver (the same version as the browser).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "chromium or chromedriver is missing; as root: apt-get update && apt-get install -y chromium chromium-driver" >&2
+    exit 1
+  fi
+  echo "Installing chromium and chromium-driver for the web page tests..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi

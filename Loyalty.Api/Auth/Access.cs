@@ -81,6 +81,14 @@ public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
             : throw Rpc.Error(StatusCode.PermissionDenied, $"The Admin service needs an admin key; this is a {ApiKeyStore.RoleName(caller.Role)} key.");
     }
 
+    /// <summary>The accountant's service (shifts, resolutions, debts, liability): an accountant or an admin; a register may not.</summary>
+    public Caller Accountant(ServerCallContext context) => Accountant(Authenticated(context));
+
+    /// <summary>The same rule for a caller known otherwise (a web session): the key's role decides.</summary>
+    public static Caller Accountant(Caller caller) => caller.Role is Role.Accountant or Role.Admin
+        ? caller
+        : throw Rpc.Error(StatusCode.PermissionDenied, $"The accountant's workplace needs an accountant or admin key; this is a {ApiKeyStore.RoleName(caller.Role)} key.");
+
     private static RpcException OtherStore(Caller caller, string? storeId) => Rpc.Error(StatusCode.PermissionDenied,
         $"This key belongs to a register of store {caller.StoreId}; it may not act for store {(string.IsNullOrEmpty(storeId) ? "(none given)" : storeId)}.");
 }

@@ -139,7 +139,7 @@ public sealed class LoyaltyServer : IAsyncDisposable
                 httpListener = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1, _ => { });
             });
             var app = builder.Build();
-            var web = new WebEndpoints(engine.Engine);
+            var web = new WebEndpoints(engine.Engine, api.Keys);
             app.UseRouting();
             // The plain-HTTP port serves /healthz (and later the web pages), never gRPC; the gRPC port nothing else.
             app.Use((http, next) => IsGrpcConnection(http) ? next(http) : web.HandleAsync(http));

@@ -1,11 +1,15 @@
+using Loyalty.Api.Auth;
+using Loyalty.Api.Web;
 using Loyalty.Grains;
 using Microsoft.AspNetCore.Http;
 
 namespace Loyalty.Silo;
 
-/// <summary>The plain-HTTP side: /healthz for probes and humans (the web pages of later issues join here).</summary>
-public sealed class WebEndpoints(LoyaltyEngine engine)
+/// <summary>The plain-HTTP side: /healthz for probes and humans, and the accountant's pages (<see cref="AccountantPages"/>).</summary>
+public sealed class WebEndpoints(LoyaltyEngine engine, ApiKeyStore keys)
 {
+    private readonly AccountantPages _pages = new(engine.Runtime, keys, TimeProvider.System);
+
     /// <summary>A probe that cannot reach the database in this time reports it as down rather than hang.</summary>
     private static readonly TimeSpan DatabaseProbeTimeout = TimeSpan.FromSeconds(2);
 
@@ -19,6 +23,11 @@ public sealed class WebEndpoints(LoyaltyEngine engine)
             await http.Response.WriteAsync(databaseUp
                 ? "{\"status\":\"serving\",\"database\":\"up\"}\n"
                 : "{\"status\":\"not_serving\",\"database\":\"down\"}\n", http.RequestAborted);
+            return;
+        }
+        if (AccountantPages.Serves(http.Request.Path))
+        {
+            await _pages.HandleAsync(http);
             return;
         }
         http.Response.StatusCode = StatusCodes.Status404NotFound;

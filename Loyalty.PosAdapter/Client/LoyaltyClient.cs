@@ -32,6 +32,7 @@ public sealed class LoyaltyClient : IDisposable
     private readonly Admin.AdminClient _admin;
     private readonly Health.HealthClient _health;
     private readonly Exchange.ExchangeClient _exchange;
+    private readonly Reconciliation.ReconciliationClient _reconciliation;
     private readonly string? _authorization;
 
     /// <summary>A client over its own channel and connections; <see cref="Dispose"/> closes them.</summary>
@@ -74,6 +75,7 @@ public sealed class LoyaltyClient : IDisposable
         _admin = new Admin.AdminClient(_channel);
         _health = new Health.HealthClient(_channel);
         _exchange = new Exchange.ExchangeClient(_channel);
+        _reconciliation = new Reconciliation.ReconciliationClient(_channel);
     }
 
     /// <summary>A client for <paramref name="address"/> (e.g. http://127.0.0.1:5080) with the default limits.</summary>
@@ -176,6 +178,28 @@ public sealed class LoyaltyClient : IDisposable
 
     public Task<ShiftReconciliation> GetShiftAsync(GetShiftRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_exchange.GetShiftAsync, request, options, cancellationToken);
+
+    // ---- Reconciliation (accountant or admin keys) ----
+
+    /// <summary>Shifts newest first with counts per outcome and their state (open, needs attention, settled).</summary>
+    public Task<ListShiftsResponse> ListShiftsAsync(ListShiftsRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_reconciliation.ListShiftsAsync, request, options, cancellationToken);
+
+    /// <summary>One shift with its reconciliation, resolutions and the ledger rows they wrote.</summary>
+    public Task<ShiftDetail> GetShiftDetailAsync(GetShiftRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_reconciliation.GetShiftAsync, request, options, cancellationToken);
+
+    /// <summary>Resolves a receipt waiting for an accountant; idempotent (the same request again answers <c>repeated</c>).</summary>
+    public Task<ResolveReceiptResponse> ResolveReceiptAsync(ResolveReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_reconciliation.ResolveReceiptAsync, request, options, cancellationToken);
+
+    /// <summary>The bonus liability statement for a period of book days.</summary>
+    public Task<LiabilityStatement> GetLiabilityStatementAsync(LiabilityRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_reconciliation.GetLiabilityStatementAsync, request, options, cancellationToken);
+
+    /// <summary>Cards driven below zero by offline redemption, with their repayments.</summary>
+    public Task<ListDebtsResponse> ListDebtsAsync(ListDebtsRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_reconciliation.ListDebtsAsync, request, options, cancellationToken);
 
     // Health: needs no key.
 

@@ -555,7 +555,7 @@ public sealed partial class AccountantPages(GrainRuntime runtime, ApiKeyStore ke
             : throw Validate.Invalid($"The day \"{name}\" must be a date written YYYY-MM-DD from the year 2000.");
     }
 
-    [GeneratedRegex(@"^[+-]?\d{1,10}([.,]\d{1,2})?$")]
+    [GeneratedRegex(@"^[+-]?[0-9]{1,10}([.,][0-9]{1,2})?$")]
     private static partial Regex RoublesPattern();
 
     /// <summary>Roubles as typed ("-12,50", "300", "+0.05") to kopecks; anything else is refused.</summary>

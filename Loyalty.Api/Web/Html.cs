@@ -20,10 +20,10 @@ public static class Html
     public static string U(string? text) => Uri.EscapeDataString(text ?? "");
 
     /// <summary>Kopecks as roubles with two decimals in the page's language (1 234,56 / 1,234.56).</summary>
-    public static string Money(long kopecks, Lang lang) => (kopecks / 100m).ToString("N2", WebText.Culture(lang));
+    public static string Money(long kopecks, Lang lang) => (kopecks / 100m).ToString("N2", WebText.Numbers(lang));
 
     /// <summary>Kopecks as roubles for CSV and XLSX: no grouping, the language's decimal separator (Excel in Russian reads "1234,56" as a number).</summary>
-    public static string MoneyPlain(long kopecks, Lang lang) => (kopecks / 100m).ToString("0.00", WebText.Culture(lang));
+    public static string MoneyPlain(long kopecks, Lang lang) => (kopecks / 100m).ToString("0.00", WebText.Numbers(lang));
 
     public static string Time(DateTimeOffset at) => TimeZoneInfo.ConvertTime(at, Grains.Runtime.AccountantBooks.BookZone).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 

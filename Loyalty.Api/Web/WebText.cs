@@ -141,9 +141,17 @@ public static class WebText
     /// <summary>The word for <paramref name="key"/> in <paramref name="lang"/>; an unknown key is shown as itself (a missing word is visible, not a crash).</summary>
     public static string T(Lang lang, string key) => Words.TryGetValue(key, out var w) ? (lang == Lang.Ru ? w.Ru : w.En) : key;
 
-    public static string T(Lang lang, string key, params object[] args) => string.Format(Culture(lang), T(lang, key), args);
+    public static string T(Lang lang, string key, params object[] args) => string.Format(CultureInfo.InvariantCulture, T(lang, key), args);
 
-    public static CultureInfo Culture(Lang lang) => lang == Lang.Ru ? CultureInfo.GetCultureInfo("ru-RU") : CultureInfo.GetCultureInfo("en-GB");
+    /// <summary>
+    /// Number formats per language, built by hand: the server runs in .NET's globalization-invariant
+    /// mode (no ICU), where no culture but the invariant one exists. Russian: "1 234,56" (no-break
+    /// space); English: "1,234.56".
+    /// </summary>
+    public static NumberFormatInfo Numbers(Lang lang) => lang == Lang.Ru ? Russian : English;
+
+    private static readonly NumberFormatInfo Russian = new() { NumberDecimalSeparator = ",", NumberGroupSeparator = "\u00A0", NegativeSign = "-" };
+    private static readonly NumberFormatInfo English = NumberFormatInfo.InvariantInfo;
 
     /// <summary>The request's language (see the class summary); a <c>?lang=</c> choice is also remembered in a cookie.</summary>
     public static Lang Choose(HttpContext http)

@@ -185,6 +185,6 @@ public sealed class AccountantPagesBrowserTests(AccountantWorkplaceFixture serve
         SignIn(server.AccountantKey);
         Open($"/liability?from={today:yyyy-MM-dd}&to={today:yyyy-MM-dd}&lang=en");
         var closingRow = Browser().FindElements(By.CssSelector("#liability tbody tr")).Single(r => r.Text.StartsWith("Closing liability", StringComparison.Ordinal));
-        Assert.EndsWith((closing / 100m).ToString("N2", System.Globalization.CultureInfo.GetCultureInfo("en-GB")), closingRow.Text);
+        Assert.EndsWith((closing / 100m).ToString("N2", System.Globalization.CultureInfo.InvariantCulture), closingRow.Text);
     }
 }

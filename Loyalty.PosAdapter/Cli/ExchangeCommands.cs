@@ -89,15 +89,35 @@ public static partial class LoyaltyCommandLine
         var store = new Argument<string>("store");
         var register = new Argument<string>("register");
         var number = new Argument<long>("shift");
-        var show = new Command("show", "Show a shift's reconciliation: each receipt's outcome, both sides' figures.") { store, register, number };
+        var show = new Command("show", "Show a shift's reconciliation: each receipt's outcome, both sides' figures; with an accountant or admin key also its resolutions.") { store, register, number };
         SetClientAction(show, globals, async (parseResult, session, cancellationToken) =>
         {
             var request = new GetShiftRequest { StoreId = parseResult.GetRequiredValue(store), RegisterId = parseResult.GetRequiredValue(register), ShiftNumber = parseResult.GetRequiredValue(number) };
+            ShiftDetail? detail = null;
+            try
+            {
+                detail = await RetryPolicy.Default.ExecuteAsync(request, (r, token) => session.Client.GetShiftDetailAsync(r, null, token), cancellationToken);
+            }
+            catch (RpcException refused) when (refused.StatusCode == StatusCode.PermissionDenied)
+            {
+                // A register's key: the Exchange service's view of its own store's shift, without resolutions.
+            }
+            if (detail is not null && detail.Reconciliation is { } reconciled)
+            {
+                session.Output.Reply(detail, () =>
+                {
+                    WriteShift(session.Output, reconciled);
+                    session.Output.Table(["receipt", "resolution", "amount", "reason", "by", "at", "operation id"], detail.Resolutions.Select(r => (IReadOnlyList<string>)
+                        [Output.Number(r.ReceiptNumber), Output.Words(r.Kind), Money.Format(r.Amount), r.Reason, r.Actor,
+                         r.At?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture) ?? "", r.OperationId]), "amount");
+                });
+                return ExitCodes.Success;
+            }
             var shift = await RetryPolicy.Default.ExecuteAsync(request, (r, token) => session.Client.GetShiftAsync(r, null, token), cancellationToken);
             session.Output.Reply(shift, () => WriteShift(session.Output, shift));
             return ExitCodes.Success;
         });
-        return new Command("shift", "Reconciled shifts.") { show };
+        return new Command("shift", "Shifts: reconciled ones, their receipts and resolutions.") { BuildShiftList(globals), show, BuildShiftResolve(globals) };
     }
 
     private static Command BuildAdapterCommand()

@@ -50,6 +50,7 @@ public static partial class LoyaltyCommandLine
         root.Subcommands.Add(BuildCatalogCommand(globals));
         root.Subcommands.Add(BuildReportCommand(globals));
         root.Subcommands.Add(BuildShiftCommand(globals));
+        root.Subcommands.Add(BuildLiabilityCommand(globals));
         root.Subcommands.Add(BuildAdapterCommand());
         return root;
     }

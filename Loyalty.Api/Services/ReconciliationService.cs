@@ -55,7 +55,7 @@ public sealed class ReconciliationService(GrainRuntime cards, Access access) : P
             _ => throw D.Validate.Invalid("The resolution kind is missing: accept the report, keep the online figures, or an adjustment."),
         };
         var outcome = await Books.ResolveAsync(new D.ShiftKey(request.StoreId, request.RegisterId, request.ShiftNumber), request.ReceiptNumber, kind,
-            request.Amount, request.Reason, caller.Name, context.CancellationToken);
+            request.Amount, request.Reason, caller.Actor, context.CancellationToken);
         var reply = new P.ResolveReceiptResponse { Resolution = ToWire(outcome.Record), Repeated = outcome.Repeated };
         reply.Movements.AddRange(outcome.Movements.Select(m => new P.Movement
         {

@@ -303,7 +303,7 @@ public sealed partial class AccountantPages(GrainRuntime runtime, ApiKeyStore ke
         var receipt = ParseLong(form["receipt"].ToString(), "receipt");
         var kind = ShiftResolution.Parse(form["kind"].ToString()) ?? throw Validate.Invalid("The resolution is not one of: accept-report, keep-online, adjustment.");
         var amount = kind == ResolutionKind.Adjustment ? ParseRoubles(form["amount"].ToString()) : 0;
-        var outcome = await Books.ResolveAsync(new ShiftKey(store, register, shift), receipt, kind, amount, form["reason"].ToString(), session.Caller.Name, http.RequestAborted);
+        var outcome = await Books.ResolveAsync(new ShiftKey(store, register, shift), receipt, kind, amount, form["reason"].ToString(), session.Caller.Actor, http.RequestAborted);
         Redirect(http, $"/shift?store={U(store)}&register={U(register)}&shift={shift}&done={(outcome.Repeated ? "repeated" : "applied")}");
     }
 

@@ -67,12 +67,16 @@ public sealed class AccountantBooks(GrainRuntime runtime, TimeProvider time)
         limit = Math.Clamp(limit, 1, MaxListRows);
         await using var command = DataSource.CreateCommand(
             """
-            WITH open_shifts AS (
+            WITH seen AS (
+                -- Receipts grouped by shift (the receipts table's key starts with store, register, shift),
+                -- then the shifts that have a report left out: those are listed from `shifts`.
                 SELECT r.store_id, r.register_id, r.shift_number, max(r.at) AS at, count(*) AS receipts
                 FROM receipts r
                 WHERE ($1::text IS NULL OR r.store_id = $1) AND ($2::text IS NULL OR r.register_id = $2)
-                  AND NOT EXISTS (SELECT 1 FROM shifts s WHERE (s.store_id, s.register_id, s.shift_number) = (r.store_id, r.register_id, r.shift_number))
                 GROUP BY 1, 2, 3),
+            open_shifts AS (
+                SELECT * FROM seen o
+                WHERE NOT EXISTS (SELECT 1 FROM shifts s WHERE (s.store_id, s.register_id, s.shift_number) = (o.store_id, o.register_id, o.shift_number))),
             all_shifts AS (
                 SELECT store_id, register_id, shift_number, closed_at AS at, result::text AS result, 0::bigint AS receipts FROM shifts
                 WHERE ($1::text IS NULL OR store_id = $1) AND ($2::text IS NULL OR register_id = $2)

@@ -79,6 +79,23 @@ public sealed class AccountantPagesHostileInputTests(AccountantWorkplaceFixture 
     }
 
     [Fact]
+    public async Task Hostile_keys_at_sign_in_are_refused_with_the_page_encoded_and_no_session()
+    {
+        foreach (var key in Hostile.Append(server.AccountantKey + "x").Append("lk_" + new string('0', 16) + "_" + new string('A', 43)))
+        {
+            using var http = server.Browserless(out var cookies);
+            var page = await http.GetStringAsync("/");
+            var answer = await http.PostAsync("/signin", new FormUrlEncodedContent(new Dictionary<string, string> { ["csrf"] = AccountantWorkplaceFixture.CsrfOf(page), ["key"] = key }));
+            // 401 for a key that is not one; 400 for a field longer than a form may carry.
+            Assert.True(answer.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.BadRequest, $"{key[..Math.Min(20, key.Length)]}: {answer.StatusCode}");
+            var body = await answer.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("<script>", body);
+            Assert.DoesNotContain(key.Length > 3 ? key : "<never>", body);   // the key typed is not echoed back
+            Assert.DoesNotContain(cookies.GetCookies(server.HttpAddress), c => c.Name == "loyalty_session");
+        }
+    }
+
+    [Fact]
     public async Task Hostile_form_fields_are_refused_and_change_nothing()
     {
         using var http = server.Browserless(out _);
@@ -152,6 +169,8 @@ public sealed class AccountantPagesHostileInputTests(AccountantWorkplaceFixture 
         Assert.Equal(1, shift.OnlineOnly);
         Assert.Equal(1, shift.AppliedFromReport);
         Assert.Equal(1, shift.Debts);
+        Assert.Equal(ShiftState.NeedsAttention, shift.State);
+        Assert.Equal(ShiftState.Open, Assert.Single(shifts.Shifts, s => s.ShiftNumber == 8).State);
         var debts = await accountant.ListDebtsAsync(new ListDebtsRequest());
         Assert.Contains(debts.Debts, d => d.CardNumber == AccountantWorkplaceFixture.Poor && d.DebtNow > 0);
         var bad = await Assert.ThrowsAsync<RpcException>(() => accountant.GetLiabilityStatementAsync(new LiabilityRequest { From = new BookDay { Year = 2026, Month = 2, Day = 30 }, To = new BookDay { Year = 2026, Month = 3, Day = 1 } }));

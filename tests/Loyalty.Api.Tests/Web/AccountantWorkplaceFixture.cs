@@ -10,7 +10,8 @@ namespace Loyalty.Api.Tests.Web;
 /// <summary>
 /// A real server with one reconciled shift (WEB-01/R1/7) that needs an accountant: receipt 1 matched,
 /// receipt 2 a mismatch (the register gave 20.00 of bonuses the server did not see), receipt 3 online
-/// only, receipt 4 applied from the report beyond the card's balance (a debt); plus an accountant
+/// only, receipt 4 applied from the report beyond the card's balance (a debt); shift 8 open (a receipt
+/// committed online, no report yet); plus an accountant
 /// key and a pos key.
 /// </summary>
 public sealed class AccountantWorkplaceFixture : ServerFixture, IAsyncLifetime
@@ -45,6 +46,10 @@ public sealed class AccountantWorkplaceFixture : ServerFixture, IAsyncLifetime
         report.Receipts.Add(Reported(2, Rich, 200_00, 20_00));
         report.Receipts.Add(Reported(4, Poor, 300_00, 150_00));
         await admin.UploadShiftReportAsync(report);
+        // Shift 8 is still open: a receipt committed online, no report yet.
+        var open = Receipt(1, 40_00);
+        open.Ref.ShiftNumber = 8;
+        await admin.CommitAsync(new CommitRequest { OperationId = "web-commit-open", CardNumber = Rich, Receipt = open });
     }
 
     private static Receipt Receipt(long number, long amount)

@@ -97,7 +97,12 @@ public sealed class ReconciliationService(GrainRuntime cards, Access access) : P
                 IncurredAt = Timestamp.FromDateTimeOffset(d.Incurred.At), DebtNow = d.DebtNowKopecks,
             };
             if (d.RepaidAt is { } repaid) debt.RepaidAt = Timestamp.FromDateTimeOffset(repaid);
-            debt.Repayments.AddRange(d.Repayments.Select(ToWire));
+            debt.Repayments.AddRange(d.Repayments.Select(r =>
+            {
+                var movement = ToWire(r.Row);
+                movement.Amount = r.RepaidKopecks;   // what the row repaid of the debt (see the proto)
+                return movement;
+            }));
             reply.Debts.Add(debt);
         }
         return reply;

@@ -317,7 +317,7 @@ public sealed partial class AccountantPages(GrainRuntime runtime, ApiKeyStore ke
         var headers = new[] { "card", "debt.incurred", "receipt", "debt.redeemed", "balance.after", "debt.now", "debt.repaid", "debt.repaid.at" }.Select(k => WebText.T(lang, k)).ToArray();
         string Repaid(DebtRecord d, bool html) => string.Join(html ? "<br>" : "; ", d.Repayments.Select(r =>
         {
-            var text = $"{Time(r.At)} {r.Kind} {(html ? Money(r.AvailableAfterKopecks, lang) : MoneyPlain(r.AvailableAfterKopecks, lang))}";
+            var text = $"{Time(r.Row.At)} {r.Row.Kind} {(html ? Money(r.RepaidKopecks, lang) : MoneyPlain(r.RepaidKopecks, lang))}";
             return html ? E(text) : text;
         }));
         if (IsCsv(q))

@@ -83,7 +83,7 @@ public static class WebText
         ["debt.now"] = ("Долг сейчас", "Debt now"),
         ["debt.incurred"] = ("Возник", "Incurred"),
         ["debt.redeemed"] = ("Списано офлайн", "Redeemed offline"),
-        ["debt.repaid"] = ("Погашение", "Repaid by"),
+        ["debt.repaid"] = ("Погашено (когда, чем, сколько)", "Repaid (when, by what, how much)"),
         ["debt.repaid.at"] = ("Погашен полностью", "Repaid in full"),
         ["debt.outstanding"] = ("Только непогашенные", "Outstanding only"),
         ["debt.open"] = ("не погашен", "outstanding"),

@@ -26,7 +26,10 @@ public sealed record ResolutionOutcome(ResolutionRecord Record, IReadOnlyList<Re
 /// A card driven below zero by offline redemption: the row that did it, the debt left now, and the
 /// later rows that repaid it (credits that went to the debt first), the last one when it was repaid in full.
 /// </summary>
-public sealed record DebtRecord(string CardNumber, LedgerEntry Incurred, long DebtNowKopecks, IReadOnlyList<LedgerEntry> Repayments, DateTimeOffset? RepaidAt);
+public sealed record DebtRecord(string CardNumber, LedgerEntry Incurred, long DebtNowKopecks, IReadOnlyList<DebtRepayment> Repayments, DateTimeOffset? RepaidAt);
+
+/// <summary>A ledger row that repaid part of a debt, and how much of the debt it repaid (kopecks).</summary>
+public sealed record DebtRepayment(LedgerEntry Row, long RepaidKopecks);
 
 /// <summary>The liability statement with its daily closing figures and the checks it was tied out with.</summary>
 public sealed record LiabilityReport(
@@ -337,12 +340,12 @@ public sealed class AccountantBooks(GrainRuntime runtime, TimeProvider time)
                 while (await reader.ReadAsync(cancellationToken)) after.Add(ReadEntry(reader, 0));
             // A credit repays debt first (CardChange.Credit), so while the card is below zero every row
             // that raises what it may spend is a repayment; the first to reach zero repaid it in full.
-            var repayments = new List<LedgerEntry>();
+            var repayments = new List<DebtRepayment>();
             DateTimeOffset? repaidAt = null;
             var level = entry.AvailableAfterKopecks;
             foreach (var row in after)
             {
-                if (row.AvailableAfterKopecks > level && level < 0) repayments.Add(row);
+                if (row.AvailableAfterKopecks > level && level < 0) repayments.Add(new DebtRepayment(row, Math.Min(row.AvailableAfterKopecks, 0) - level));
                 if (level < 0 && row.AvailableAfterKopecks >= 0) { repaidAt = row.At; break; }
                 level = row.AvailableAfterKopecks;
             }

@@ -110,6 +110,8 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
     private const double RepeatShare = 0.3;
     /// <summary>Share of Frontol shifts after which one applied receipt is also sent online (must be refused).</summary>
     private const double LateCommitShare = 0.5;
+    /// <summary>Share of a Frontol register's card receipts where the hot card's customer spends all the catalog file says it has.</summary>
+    private const double DrainShare = 0.15;
     /// <summary>The payment type code the Frontol registers use for bonuses (configured as such when reading).</summary>
     private const string BonusPaymentType = "9";
 
@@ -266,10 +268,21 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
         {
             await Pause(rng);
             var card = rng.NextDouble() < 0.85 ? Card(rng) : null;
+            // Now and then a customer of the hot card spends everything the file says it has, while the
+            // online terminals spend from it too: the report then redeems more than the card holds (a debt).
+            var drain = card is not null && rng.NextDouble() < DrainShare;
+            if (drain) card = cards[0];
             var lines = Lines(rng);
-            var total = lines.Sum(l => l.AmountKopecks);
             long bonus = 0;
-            if (card is not null && rng.NextDouble() < 0.6)
+            var fileSays = card is null ? 0 : Math.Max(0, spendable.GetValueOrDefault(card) - spent.GetValueOrDefault(card));
+            if (drain && fileSays > 0)
+            {
+                lines.Add(new TillLine("900", LoyaltyCommandLine.DefaultReportCategory, "big item", 1000, fileSays, fileSays));
+                bonus = fileSays;
+                spent[card!] = spent.GetValueOrDefault(card!) + bonus;
+            }
+            var total = lines.Sum(l => l.AmountKopecks);
+            if (!drain && card is not null && rng.NextDouble() < 0.6)
             {
                 // At receipt close the register lets the customer pay up to half the receipt from what the file says the card has.
                 var left = Math.Max(0, spendable.GetValueOrDefault(card) - spent.GetValueOrDefault(card));

@@ -42,11 +42,11 @@ public sealed record ChaosOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> ServerSettings { get; init; } = new Dictionary<string, string>();
     /// <summary>
-    /// Registers of offline stores (--offline-registers): half of them .NET OfflineTills (online while
-    /// a server answers, offline from the last export when not), half Frontol registers that only
-    /// exchange files; each closes a shift every <see cref="ShiftReceipts"/> receipts and uploads its report.
+    /// Registers of offline stores (--offline-registers), in turn a .NET OfflineTill (online while a
+    /// server answers, offline from the last export when not), a Frontol and a Кассир 5 register that
+    /// only exchange files; each closes a shift every <see cref="ShiftReceipts"/> receipts and uploads its report.
     /// </summary>
-    public int OfflineRegisters { get; init; } = 4;
+    public int OfflineRegisters { get; init; } = 6;
     /// <summary>Receipts per shift of an offline register (--shift-receipts).</summary>
     public int ShiftReceipts { get; init; } = 12;
     public string? CsvPath { get; init; }

@@ -120,7 +120,7 @@ public static class OfflineChecks
                     once.Add($"{where} is not in the shift's reconciliation.");
                     continue;
                 }
-                var allowed = shift.Kind == OfflineRegisterKind.Frontol ? [ReceiptOutcome.AppliedFromReport]
+                var allowed = shift.Kind != OfflineRegisterKind.Till ? [ReceiptOutcome.AppliedFromReport]
                     : sale.DecidedOffline ? [ReceiptOutcome.AppliedFromReport, ReceiptOutcome.Matched, ReceiptOutcome.Mismatch]
                     : new[] { ReceiptOutcome.Matched };
                 if (!allowed.Contains(outcome.Outcome))

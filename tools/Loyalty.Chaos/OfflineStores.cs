@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Loyalty.PosAdapter;
 using Loyalty.PosAdapter.Adapter;
 using Loyalty.PosAdapter.Cli;
 using Loyalty.PosAdapter.Client;
@@ -12,8 +13,8 @@ using ShiftReconciliationRules = Loyalty.Grains.Domain.ShiftReconciliation;
 
 namespace Loyalty.Chaos;
 
-/// <summary>How an offline register sells: the .NET client's <see cref="OfflineTill"/>, or a Frontol register writing files.</summary>
-public enum OfflineRegisterKind { Till, Frontol }
+/// <summary>How an offline register sells: the .NET client's <see cref="OfflineTill"/>, or a Frontol or Кассир 5 register exchanging files.</summary>
+public enum OfflineRegisterKind { Till, Frontol, Kassir }
 
 /// <summary>
 /// One receipt an offline register closed with a card: its key, the bonuses it gave and whether the
@@ -92,10 +93,10 @@ public sealed class OfflineHistory
 /// receipts and upload its report with retries (some uploads walked away from mid-call and repeated,
 /// some repeated after their answer), and, for some receipts a report applied, send the same receipt
 /// online afterwards. Half the registers are <see cref="OfflineTill"/>s (online while a server
-/// answers, offline when not: the Dinect flow); the other half are Frontol registers (the DENSY
-/// flow): a Frontol catalog file written from the export and read back for the balances, sales
-/// decided from it alone, the shift's report written as a Windows-1251 Frontol transactions file and
-/// read through the report reader.
+/// answers, offline when not: the Dinect flow); the others are Frontol and Кассир 5 registers (the
+/// DENSY flow): the register's catalog file written from the export and read back for the balances,
+/// sales decided from it alone, the shift's report written as a Windows-1251 transactions file of the
+/// register's format and read through its report reader.
 /// </summary>
 public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> servers, IReadOnlyList<string> cards,
     IReadOnlyDictionary<string, string> posKeys, string runDirectory, Workload workload, History history, OfflineHistory offline)
@@ -108,9 +109,9 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
     private const double InterruptShare = 0.3;
     /// <summary>Share of answered uploads the register sends once more (the answer must be the same).</summary>
     private const double RepeatShare = 0.3;
-    /// <summary>Share of Frontol shifts after which one applied receipt is also sent online (must be refused).</summary>
+    /// <summary>Share of file registers' shifts after which one applied receipt is also sent online (must be refused).</summary>
     private const double LateCommitShare = 0.5;
-    /// <summary>Share of a Frontol register's card receipts where the hot card's customer spends all the catalog file says it has.</summary>
+    /// <summary>Share of a file register's card receipts where the hot card's customer spends all the catalog file says it has.</summary>
     private const double DrainShare = 0.15;
     /// <summary>The payment type code the Frontol registers use for bonuses (configured as such when reading).</summary>
     private const string BonusPaymentType = "9";
@@ -133,8 +134,8 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
     {
         var terminal = TerminalOf(index, options);
         var store = Workload.StoreOf(terminal, options.Stores);
-        var kind = index % 2 == 0 ? OfflineRegisterKind.Till : OfflineRegisterKind.Frontol;
-        var register = $"{(kind == OfflineRegisterKind.Till ? "T" : "F")}{index + 1}";
+        var kind = (OfflineRegisterKind)(index % 3);
+        var register = $"{kind.ToString()[0]}{index + 1}";
         var rng = new Random(unchecked(options.Seed * 104_729 + index));
         var directory = Path.Combine(runDirectory, "offline", register);
         Directory.CreateDirectory(directory);
@@ -146,7 +147,7 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
             if (kind == OfflineRegisterKind.Till)
                 await TillShiftAsync(shift, rng, directory, stop);
             else
-                await FrontolShiftAsync(shift, rng, directory, terminal, () => ++sequence, stop);
+                await FileRegisterShiftAsync(shift, rng, directory, terminal, () => ++sequence, stop);
         }
     }
 
@@ -238,20 +239,21 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
     }
 
     /// <summary>
-    /// A Frontol register's shift (the DENSY flow): the catalog file written from the export and read
+    /// A Frontol or Кассир 5 register's shift (the DENSY flow): the catalog file written from the export and read
     /// back for each card's offline amount, every receipt decided from it alone, the report written
     /// as the register writes it, read through the report reader and uploaded; then, now and then,
     /// one receipt the report applied is sent online as well (the server must refuse it).
     /// </summary>
-    private async Task FrontolShiftAsync(OfflineShift shift, Random rng, string directory, int terminal, Func<long> nextSequence, CancellationToken stop)
+    private async Task FileRegisterShiftAsync(OfflineShift shift, Random rng, string directory, int terminal, Func<long> nextSequence, CancellationToken stop)
     {
         var posKey = posKeys[shift.Store];
+        var format = shift.Kind == OfflineRegisterKind.Kassir ? "kassir" : "frontol";
         var catalogPath = Path.Combine(directory, "cards.txt");
         using (var client = LoyaltyClient.Create(servers[rng.Next(servers.Count)].ToString(), posKey, Workload.CallTimeout))
         {
             try
             {
-                await StoreExchange.WriteCatalogAsync("frontol", catalogPath, StoreExchange.CatalogCardsAsync(client, shift.Store), CancellationToken.None);
+                await StoreExchange.WriteCatalogAsync(format, catalogPath, StoreExchange.CatalogCardsAsync(client, shift.Store), CancellationToken.None);
                 offline.CountExport(taken: true);
             }
             catch (Exception error) when (error is RpcException or OperationCanceledException)
@@ -260,7 +262,7 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
             }
         }
         var spendable = File.Exists(catalogPath)
-            ? FrontolCatalogFile.Read(catalogPath).ToDictionary(c => c.CardNumber, c => c.Blocked ? 0 : c.OfflineSpendableKopecks, StringComparer.Ordinal)
+            ? (format == "kassir" ? KassirCatalogFile.Read(catalogPath) : FrontolCatalogFile.Read(catalogPath)).ToDictionary(c => c.CardNumber, c => c.Blocked ? 0 : c.OfflineSpendableKopecks, StringComparer.Ordinal)
             : new Dictionary<string, long>(StringComparer.Ordinal);
         var spent = new Dictionary<string, long>(StringComparer.Ordinal);
         var receipts = new List<(long Number, string? Card, List<TillLine> Lines, long Bonus)>();
@@ -295,8 +297,8 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
         }
         shift.ReportedReceipts = receipts.Count;
         var reportPath = Path.Combine(directory, $"report-{shift.Shift}.txt");
-        await WriteFrontolReportAsync(reportPath, shift.Shift, receipts);
-        var report = StoreExchange.ReadReport("frontol", reportPath, new ReportReadOptions
+        await (format == "kassir" ? WriteKassirReportAsync(reportPath, shift.Shift, receipts) : WriteFrontolReportAsync(reportPath, shift.Shift, receipts));
+        var report = StoreExchange.ReadReport(format, reportPath, new ReportReadOptions
         {
             StoreId = shift.Store, RegisterId = shift.Register, BonusPaymentTypeCodes = new HashSet<string>(StringComparer.Ordinal) { BonusPaymentType },
         });
@@ -409,6 +411,42 @@ public sealed class OfflineStores(ChaosOptions options, IReadOnlyList<Uri> serve
 
     private static Task Backoff(Random rng, int attempt) =>
         Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1_000, 50 << Math.Min(attempt, 5)) * (0.5 + rng.NextDouble())), CancellationToken.None);
+
+    /// <summary>
+    /// The shift's report as a Кассир 5 register writes it (protocols.md §3.3, the layout
+    /// <see cref="KassirReportReader"/> documents): a 3-line header, per receipt its lines (11), each
+    /// line's bonus as a per-item discount by card (70, kind 3), a cash payment (40) and the close
+    /// with the card (55, type 1), then the Z record (61) with the shift number; Windows-1251, dot decimals.
+    /// </summary>
+    private static async Task WriteKassirReportAsync(string path, long shiftNumber, IReadOnlyList<(long Number, string? Card, List<TillLine> Lines, long Bonus)> receipts)
+    {
+        var text = new StringBuilder();
+        text.Append("#\n1\n").Append(shiftNumber.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        long transaction = 0;
+        var at = DateTime.Now;
+        string Money(long kopecks) => DecimalText.Format(kopecks, 2, '.');
+        void Line(int type, long receipt, string rest) =>
+            text.Append(CultureInfo.InvariantCulture, $"{++transaction};{at:dd.MM.yy};{at:HH:mm:ss};{type};1;{receipt};1;{rest};\n");
+        long total = 0;
+        foreach (var (number, card, lines, bonus) in receipts)
+        {
+            var discounts = BonusSpread.Proportional([.. lines.Select(l => l.AmountKopecks)], bonus);
+            for (var i = 0; i < lines.Count; i++)
+            {
+                var l = lines[i];
+                Line(11, number, $"{l.Sku};1;{Money(l.PriceKopecks)};{DecimalText.Format(l.QuantityMilli, 3, '.')};{Money(l.AmountKopecks)}");
+                if (discounts[i] > 0) Line(70, number, $"{card};{KassirReportReader.DiscountByCard};;;{Money(discounts[i])}");
+            }
+            var sum = lines.Sum(l => l.AmountKopecks) - bonus;
+            total += sum;
+            Line(40, number, $";;0.00;1;{Money(sum)}");
+            Line(55, number, $"{card};;;;;1");
+        }
+        Line(61, 0, $"{shiftNumber};;;;{Money(total)}");
+        var temp = path + ".tmp";
+        await File.WriteAllBytesAsync(temp, RegisterEncodings.Windows1251.GetBytes(text.ToString()));
+        File.Move(temp, path, overwrite: true);
+    }
 
     /// <summary>
     /// The shift's report as a Frontol register writes it (protocols.md §3.2, the layout

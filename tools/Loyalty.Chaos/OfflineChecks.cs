@@ -121,7 +121,10 @@ public static class OfflineChecks
                     continue;
                 }
                 var allowed = shift.Kind != OfflineRegisterKind.Till ? [ReceiptOutcome.AppliedFromReport]
-                    : sale.DecidedOffline ? [ReceiptOutcome.AppliedFromReport, ReceiptOutcome.Matched, ReceiptOutcome.Mismatch]
+                    // A till's offline receipt whose online attempt had in fact landed matches (or not); if that
+                    // commit was still waiting in a frozen database when the report was planned, the card
+                    // refuses the application instead (not applied). Either way one operation committed it (checked below).
+                    : sale.DecidedOffline ? [ReceiptOutcome.AppliedFromReport, ReceiptOutcome.Matched, ReceiptOutcome.Mismatch, ReceiptOutcome.NotApplied]
                     : new[] { ReceiptOutcome.Matched };
                 if (!allowed.Contains(outcome.Outcome))
                     once.Add($"{where} was reconciled as {outcome.Outcome} ({outcome.Note}).");

@@ -125,12 +125,14 @@ public sealed class LoyaltyEngine : IAsyncDisposable
             host.Services.AddSingleton(store);
             host.Services.AddSingleton(programs);
             host.Services.AddSingleton<ILedgerWriter>(writer);
-            host.Services.AddSingleton(time);
+            // The engine's clock reaches the grains through CardGrainServices only: registered as
+            // TimeProvider it would become Orleans' own clock too (membership, timers, reminders).
             host.Services.AddSingleton(dataSource);
             host.UseOrleans(s => SiloSetup.Configure(s, dataSource, options.Silo, options));
             silo = host.Build();
             await silo.StartAsync(cancellationToken);
             var grains = silo.Services.GetRequiredService<IGrainFactory>();
+            programs.UseGrains(grains);
             await grains.GetGrain<ICardSweeperGrain>(0).StartAsync(options.SweepPeriod);
             var cards = new CardDirectory(grains, store, programs, time);
             return new LoyaltyEngine(dataSource, writer, silo, cards);

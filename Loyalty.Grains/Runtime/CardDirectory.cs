@@ -15,8 +15,16 @@ public sealed class CardDirectory(IGrainFactory grains, CardStore store, Program
     /// <summary>The grain factory, for the grains that are not cards (shifts, print queues, programmes).</summary>
     public IGrainFactory Grains => grains;
 
-    /// <summary>A reference to the card's grain; cheap, and valid whether or not the card is active anywhere.</summary>
-    public ICardGrain Card(string number) => grains.GetGrain<ICardGrain>(number);
+    /// <summary>
+    /// A reference to the card's grain; cheap, and valid whether or not the card is active anywhere.
+    /// The number is checked first (InvalidArgument), since Orleans itself refuses some keys (an empty one)
+    /// with errors that are not ours.
+    /// </summary>
+    public ICardGrain Card(string number)
+    {
+        Validate.CardNumber(number);
+        return grains.GetGrain<ICardGrain>(number);
+    }
 
     /// <summary>Voids a hold; the card is found from the hold id. With <paramref name="storeId"/>, only a hold for a receipt of that store.</summary>
     public Task<CancelResult> CancelHoldAsync(string operationId, string holdId, CancellationToken cancellationToken = default, string? storeId = null)

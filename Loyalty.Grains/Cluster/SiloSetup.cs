@@ -40,6 +40,7 @@ public static class SiloSetup
     /// <summary>The service id: reminders and grain state are keyed by it, so it stays fixed across clusters.</summary>
     public const string ServiceId = "loyalty";
 
+    /// <summary>A silo of a Loyalty server: its endpoint and ADO.NET clustering, then <see cref="ConfigureGrains"/>.</summary>
     public static void Configure(ISiloBuilder silo, NpgsqlDataSource dataSource, SiloEndpoint endpoint, EngineOptions options)
     {
         var port = endpoint.SiloPort == 0 ? FreePort(endpoint.Address) : endpoint.SiloPort;
@@ -55,6 +56,17 @@ public static class SiloSetup
             o.Invariant = Invariant;
             o.DataSource = dataSource;
         });
+        silo.Configure<ClusterMembershipOptions>(ApplyTimings);
+        ConfigureGrains(silo, dataSource, options);
+    }
+
+    /// <summary>
+    /// Everything but where the silo listens and how it finds the others (a test cluster sets those):
+    /// reminders and grain state on our schema, the card bounds mapped onto Orleans' own, Orleans'
+    /// failures mapped to our refusals, and domain records carried as JSON.
+    /// </summary>
+    public static void ConfigureGrains(ISiloBuilder silo, NpgsqlDataSource dataSource, EngineOptions options)
+    {
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = Invariant;
@@ -65,7 +77,6 @@ public static class SiloSetup
             o.Invariant = Invariant;
             o.DataSource = dataSource;
         });
-        silo.Configure<ClusterMembershipOptions>(ApplyTimings);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = options.MinimumReminderPeriod);
         silo.Configure<SiloMessagingOptions>(o =>
         {

@@ -50,6 +50,12 @@ public sealed class EngineOptions
     /// <summary>How often the sweeper writes the time-driven changes that fell due on cards nobody touched.</summary>
     public TimeSpan SweepPeriod { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// A server process ends itself on a fatal silo error, saying why (<see cref="FatalErrorExit"/>);
+    /// engines hosted inside a test process keep Orleans' own handler.
+    /// </summary>
+    public bool ExitOnFatalError { get; init; }
+
     /// <summary>The shortest reminder period Orleans accepts (its default 1 min); tests lower it.</summary>
     public TimeSpan MinimumReminderPeriod { get; init; } = TimeSpan.FromMinutes(1);
 }
@@ -129,6 +135,7 @@ public sealed class LoyaltyEngine : IAsyncDisposable
             // TimeProvider it would become Orleans' own clock too (membership, timers, reminders).
             host.Services.AddSingleton(dataSource);
             host.UseOrleans(s => SiloSetup.Configure(s, dataSource, options.Silo, options));
+            if (options.ExitOnFatalError) host.Services.AddSingleton<Orleans.Runtime.IFatalErrorHandler, FatalErrorExit>();
             silo = host.Build();
             await silo.StartAsync(cancellationToken);
             var grains = silo.Services.GetRequiredService<IGrainFactory>();

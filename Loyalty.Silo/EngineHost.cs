@@ -40,6 +40,7 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
             {
                 Cards = new() { MailboxCapacity = options.MailboxCapacity },
                 Silo = options.Silo,
+                ExitOnFatalError = true,
                 GroupCommit = new() { MaxQueuedWrites = options.MaxQueuedWrites },
             }, cancellationToken);
         }

@@ -68,7 +68,7 @@ public static class ChaosRun
         var workload = new Workload(options, servers, cards, posKeys, adminKey, history);
         var offline = new OfflineHistory();
         var offlineStores = new OfflineStores(options, servers, cards, posKeys, runDirectory, workload, history, offline);
-        var faults = new FaultInjector(cluster, options, progress);
+        var faults = new FaultInjector(cluster, options, progress, cards, adminKey);
 
         progress($"load: {options.Terminals} terminals of {options.Stores} stores and {options.OfflineRegisters} offline registers (a shift every {options.ShiftReceipts} receipts) on {options.Cards} cards through {servers.Count} servers for {options.Seconds} s; a fault every ~{options.FaultEverySeconds} s");
         var clock = Stopwatch.StartNew();

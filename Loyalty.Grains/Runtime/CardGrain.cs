@@ -34,25 +34,25 @@ public sealed class CardGrain(CardGrainServices services, ILogger<CardGrain> log
     private DateTimeOffset Now => services.Time.GetUtcNow();
 
     public Task<CardView> GetAsync(CancellationToken cancellationToken) =>
-        Read(async card => CardView.Of(Domain.Card.Settled(card, await ProgramOf(card), Now)));
+        Read(cancellationToken, async card => CardView.Of(Domain.Card.Settled(card, await ProgramOf(card), Now)));
 
     public Task<QuoteResult> QuoteAsync(Receipt receipt, long requestedKopecks, CancellationToken cancellationToken) =>
-        Read(async card => Domain.Card.Quote(card, await ProgramOf(card), receipt, requestedKopecks, await CommittedAsync(card, receipt), Now));
+        Read(cancellationToken, async card => Domain.Card.Quote(card, await ProgramOf(card), receipt, requestedKopecks, await CommittedAsync(card, receipt), Now));
 
     public Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken) =>
-        Write(operationId, "redeem", new { number = Number, receipt, amountKopecks },
+        Write(cancellationToken, operationId, "redeem", new { number = Number, receipt, amountKopecks },
             async card => Domain.Card.Redeem(card, await ProgramOf(card), operationId, receipt, amountKopecks, committed: null, Now));
 
     public Task<CommitResult> CommitAsync(string operationId, Receipt receipt, string? holdId, CancellationToken cancellationToken) =>
-        Write(operationId, "commit", new { number = Number, receipt, holdId = holdId ?? "" },
+        Write(cancellationToken, operationId, "commit", new { number = Number, receipt, holdId = holdId ?? "" },
             async card => Domain.Card.Commit(card, await ProgramOf(card), operationId, receipt, holdId, committed: null, Now));
 
     public Task<CancelResult> CancelAsync(string operationId, string holdId, string? storeId, CancellationToken cancellationToken) =>
-        Write(operationId, "cancel", new { holdId },
+        Write(cancellationToken, operationId, "cancel", new { holdId },
             async card => Domain.Card.Cancel(card, await ProgramOf(card), operationId, holdId, Now, storeId));
 
     public Task<RefundResult> RefundAsync(string operationId, ReceiptRef original, ReturnedLine[] lines, CancellationToken cancellationToken) =>
-        Write(operationId, "refund", new { number = Number, original, lines = (IReadOnlyList<ReturnedLine>)lines }, async card =>
+        Write(cancellationToken, operationId, "refund", new { number = Number, original, lines = (IReadOnlyList<ReturnedLine>)lines }, async card =>
         {
             Validate.ReceiptRef(original);
             // Receipts of a card change only through this card's writes, which are version-checked,
@@ -62,19 +62,20 @@ public sealed class CardGrain(CardGrainServices services, ILogger<CardGrain> log
         });
 
     public Task<CardView> AdjustAsync(string operationId, long amountKopecks, string reason, string actor, CancellationToken cancellationToken) =>
-        Write(operationId, "adjust", new { number = Number, amountKopecks, reason, actor },
+        Write(cancellationToken, operationId, "adjust", new { number = Number, amountKopecks, reason, actor },
             async card => Domain.Card.Adjust(card, await ProgramOf(card), operationId, amountKopecks, reason, actor, Now));
 
     public Task<CardView> SetStatusAsync(string operationId, CardStatus status, string reason, CancellationToken cancellationToken) =>
-        Write(operationId, "status", new { number = Number, status, reason },
+        Write(cancellationToken, operationId, "status", new { number = Number, status, reason },
             async card => Domain.Card.SetStatus(card, await ProgramOf(card), status, reason, Now));
 
     public Task<CommitResult> ApplyOfflineAsync(string operationId, Receipt receipt, long[] lineDiscounts, CancellationToken cancellationToken) =>
-        Write(operationId, "offline-receipt", new { number = Number, receipt, lineDiscounts = (IReadOnlyList<long>)lineDiscounts },
+        Write(cancellationToken, operationId, "offline-receipt", new { number = Number, receipt, lineDiscounts = (IReadOnlyList<long>)lineDiscounts },
             async card => Domain.Card.ApplyOffline(card, await ProgramOf(card), operationId, receipt, lineDiscounts, committed: null, Now));
 
     public async Task<CardView> IssueAsync(string programId, string? phone, string? email, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var number = Number;
         Validate.CardNumber(number);
         Validate.Identifier(programId, "programme id");
@@ -98,18 +99,18 @@ public sealed class CardGrain(CardGrainServices services, ILogger<CardGrain> log
     }
 
     public Task<StatementPage> GetStatementAsync(int pageSize, string? pageToken, CancellationToken cancellationToken) =>
-        Read(card => services.Store.GetStatementAsync([card.Number, .. card.Predecessors], pageSize, pageToken));
+        Read(cancellationToken, card => services.Store.GetStatementAsync([card.Number, .. card.Predecessors], pageSize, pageToken));
 
     public Task<CommitResult> ApplyFromShiftAsync(string operationId, Receipt receipt, long[] lineDiscounts, CancellationToken cancellationToken) =>
-        Write(operationId, "offline-receipt", new { number = Number, receipt, lineDiscounts = (IReadOnlyList<long>)lineDiscounts },
+        Write(cancellationToken, operationId, "offline-receipt", new { number = Number, receipt, lineDiscounts = (IReadOnlyList<long>)lineDiscounts },
             async card => Domain.Card.ApplyOffline(card, await ProgramOf(card), operationId, receipt, lineDiscounts, committed: null, Now), system: true);
 
     public Task<RefundResult> RefundFromShiftAsync(string operationId, ReceiptRef original, ReturnedLine[] lines, CancellationToken cancellationToken) =>
-        Write(operationId, "refund", new { number = Number, original, lines = (IReadOnlyList<ReturnedLine>)lines }, async card =>
+        Write(cancellationToken, operationId, "refund", new { number = Number, original, lines = (IReadOnlyList<ReturnedLine>)lines }, async card =>
             Domain.Card.Refund(card, await ProgramOf(card), operationId, original, await services.Store.LoadReceiptAsync(original), lines, Now), system: true);
 
     public Task<CancelResult> VoidFromShiftAsync(string operationId, string holdId, CancellationToken cancellationToken) =>
-        Write(operationId, "cancel", new { holdId },
+        Write(cancellationToken, operationId, "cancel", new { holdId },
             async card => Domain.Card.Cancel(card, await ProgramOf(card), operationId, holdId, Now), system: true);
 
     public async Task<bool> SettleAsync(CancellationToken cancellationToken)
@@ -129,7 +130,7 @@ public sealed class CardGrain(CardGrainServices services, ILogger<CardGrain> log
         var operationId = $"{CardChange.SystemOperationPrefix}settle:{card.Number}:{card.Version}";
         try
         {
-            return await Write(operationId, "settle", new { number = Number, version = card.Version }, async current =>
+            return await Write(cancellationToken, operationId, "settle", new { number = Number, version = card.Version }, async current =>
                 Domain.Card.Settle(current, await ProgramOf(current), Now)
                     ?? throw new CardException(CardErrorCode.AlreadyResolved, $"Card {Number} has nothing due any more."), system: true);
         }
@@ -159,15 +160,20 @@ public sealed class CardGrain(CardGrainServices services, ILogger<CardGrain> log
         return ReceiptLifecycle.OpenHold(card, receipt.Ref) is not null ? null : await services.Store.LoadReceiptAsync(receipt.Ref);
     }
 
-    private async Task<T> Read<T>(Func<CardState, Task<T>> read)
+    private async Task<T> Read<T>(CancellationToken cancellationToken, Func<CardState, Task<T>> read)
     {
+        // A call whose caller gave up while it waited for the card's turn is not run.
+        cancellationToken.ThrowIfCancellationRequested();
         Validate.CardNumber(Number);
         await EnsureLoadedAsync();
         return await read(_state ?? throw NotFound(Number));
     }
 
-    private async Task<T> Write<T>(string operationId, string kind, object payload, Func<CardState, Task<Decision<T>>> decide, bool system = false)
+    private async Task<T> Write<T>(CancellationToken cancellationToken, string operationId, string kind, object payload, Func<CardState, Task<Decision<T>>> decide, bool system = false)
     {
+        // A call whose caller gave up while it waited for the card's turn is not run; once started,
+        // a write is seen through whatever the caller does (the token goes no further).
+        cancellationToken.ThrowIfCancellationRequested();
         Validate.CardNumber(Number);
         Validate.OperationId(operationId, system);
         await EnsureLoadedAsync();

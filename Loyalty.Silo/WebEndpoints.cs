@@ -8,7 +8,7 @@ namespace Loyalty.Silo;
 /// <summary>The plain-HTTP side: /healthz for probes and humans, and the accountant's pages (<see cref="AccountantPages"/>).</summary>
 public sealed class WebEndpoints(LoyaltyEngine engine, ApiKeyStore keys)
 {
-    private readonly AccountantPages _pages = new(engine.Runtime, keys, TimeProvider.System);
+    private readonly AccountantPages _pages = new(engine.Cards, keys, TimeProvider.System);
 
     /// <summary>A probe that cannot reach the database in this time reports it as down rather than hang.</summary>
     private static readonly TimeSpan DatabaseProbeTimeout = TimeSpan.FromSeconds(2);

@@ -12,7 +12,7 @@ namespace Loyalty.Api.Services;
 /// proto out. The rules are in the domain (<c>Domain/ShiftResolution.cs</c>, <c>Domain/Liability.cs</c>).
 /// An accountant or admin key; a pos key is refused.
 /// </summary>
-public sealed class ReconciliationService(GrainRuntime cards, Access access) : P.Reconciliation.ReconciliationBase
+public sealed class ReconciliationService(CardDirectory cards, Access access) : P.Reconciliation.ReconciliationBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Reconciliation";

@@ -21,7 +21,7 @@ namespace Loyalty.Api.Web;
 /// <c>/shift</c>, <c>/debts</c>, <c>/liability</c>, <c>/card</c>; posts: <c>/signin</c>,
 /// <c>/signout</c>, <c>/resolve</c>. The figures come from <see cref="AccountantBooks"/>.
 /// </summary>
-public sealed partial class AccountantPages(GrainRuntime runtime, ApiKeyStore keys, TimeProvider time)
+public sealed partial class AccountantPages(CardDirectory runtime, ApiKeyStore keys, TimeProvider time)
 {
     /// <summary>The largest form body accepted; the forms here are a few hundred bytes.</summary>
     public const int MaxFormBytes = 16 * 1024;

@@ -47,7 +47,7 @@ public sealed record LiabilityReport(
 /// the domain (<see cref="ShiftResolution"/>, <see cref="Liability"/>); here are the queries and the
 /// order of writes. Shared by the web pages and the gRPC Reconciliation service.
 /// </summary>
-public sealed class AccountantBooks(GrainRuntime runtime, TimeProvider time)
+public sealed class AccountantBooks(CardDirectory runtime, TimeProvider time)
 {
     /// <summary>Rows any list returns at most; the pages and the service say when there were more.</summary>
     public const int MaxListRows = 1_000;

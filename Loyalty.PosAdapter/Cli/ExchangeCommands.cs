@@ -79,6 +79,9 @@ public static partial class LoyaltyCommandLine
             var reconciliation = await RetryPolicy.Default.ExecuteAsync(ReportConversion.ToWire(report, DefaultReportCategory),
                 (request, token) => session.Client.UploadShiftReportAsync(request, null, token), cancellationToken);
             session.Output.Reply(reconciliation, () => WriteShift(session.Output, reconciliation));
+            // Field case A5: a Z total unlike the receipts is a finding for the accountant; it changes no balance.
+            if (report.ZDifferenceKopecks is { } difference and not 0)
+                await session.Error.WriteLineAsync($"warning: the Z record's total differs from the receipts by {Money.Format(difference)} roubles; no balance was changed for it.");
             return ExitCodes.Success;
         });
         return new Command("report", "Sales reports of closed shifts.") { upload };

@@ -56,7 +56,7 @@ async Task<TimeSpan> SqlAsync(string sql, params object[] parameters)
 }
 
 // The year of book days the rows spread over, ending today.
-var books = new AccountantBooks(engine.Runtime, TimeProvider.System);
+var books = new AccountantBooks(engine.Cards, TimeProvider.System);
 var today = books.Today;
 var yearStart = today.AddDays(-364);
 

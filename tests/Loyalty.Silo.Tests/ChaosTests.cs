@@ -12,10 +12,11 @@ namespace Loyalty.Silo.Tests;
 public sealed class ChaosTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_short_chaos_run_with_every_fault_keeps_every_acknowledged_operation_exactly_once()
+    public async Task A_short_chaos_run_with_every_fault_and_offline_stores_keeps_every_acknowledged_operation_and_every_offline_receipt_exactly_once()
     {
         // A short retry budget leaves some outcomes unknown through a fault, so resolving them after the run is exercised too.
-        var options = new ChaosOptions { Seconds = 20, Seed = 1, Terminals = 12, Cards = 12, FaultEverySeconds = 4, RetrySeconds = 2 };
+        // An OfflineTill, a Frontol and a Кассир 5 register close a shift every 10 receipts and upload it through the same faults.
+        var options = new ChaosOptions { Seconds = 20, Seed = 1, Terminals = 12, Cards = 12, FaultEverySeconds = 4, RetrySeconds = 2, OfflineRegisters = 3, ShiftReceipts = 10 };
         var report = await ChaosRun.RunAsync(options, line => output.WriteLine(line));
         var table = new StringWriter();
         Report.WriteTable(report, table);
@@ -26,6 +27,10 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.Contains(report.Operations, o => o.Outcome == Outcome.Acknowledged && o.Kind == OpKind.Commit);
         Assert.Contains(report.Operations, o => o.Outcome == Outcome.Refused);
         Assert.True(report.History.AbandonedCalls > 0, "No call was abandoned mid-flight.");
+        var uploaded = report.Offline.Shifts.Where(s => s.FirstAnswer is not null).ToList();
+        Assert.Contains(uploaded, s => s.Kind == OfflineRegisterKind.Till);
+        Assert.All([OfflineRegisterKind.Frontol, OfflineRegisterKind.Kassir], kind =>
+            Assert.Contains(uploaded, s => s.Kind == kind && s.FirstAnswer!.Receipts.Any(r => r.Outcome == Protos.V1.ReceiptOutcome.AppliedFromReport)));
     }
 
     /// <summary>
@@ -38,7 +43,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
     {
         var options = new ChaosOptions
         {
-            Seconds = 10, Seed = 2, Terminals = 24, Cards = 6, FaultEverySeconds = 0, RetrySeconds = 2, AbandonRate = 0.2, HotCardShare = 0.5,
+            Seconds = 10, Seed = 2, Terminals = 24, Cards = 6, FaultEverySeconds = 0, RetrySeconds = 2, AbandonRate = 0.2, HotCardShare = 0.5, OfflineRegisters = 0,
             ServerSettings = new Dictionary<string, string> { ["LOYALTY_MAILBOX_CAPACITY"] = "2", ["LOYALTY_RATE_PER_KEY"] = "100", ["LOYALTY_RATE_BURST"] = "20" },
         };
         var report = await ChaosRun.RunAsync(options, line => output.WriteLine(line));
@@ -52,7 +57,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task The_checks_report_an_acknowledged_operation_that_is_missing_and_a_refused_one_that_was_stored()
+    public async Task The_checks_report_an_acknowledged_operation_that_is_missing_a_refused_one_that_was_stored_and_an_offline_receipt_answered_as_applied_but_not_in_the_ledger()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"loyalty-checks-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
         Directory.CreateDirectory(directory);
@@ -63,8 +68,8 @@ public sealed class ChaosTests(ITestOutputHelper output)
             var connectionString = await postgres.CreateDatabaseAsync("checks");
             await using (var engine = await LoyaltyEngine.StartAsync(connectionString))
             {
-                await engine.Runtime.Card("5001").IssueAsync("default", null, null);
-                await engine.Runtime.Card("5001").AdjustAsync("stored-but-refused", 500, "test", "tester");
+                await engine.Cards.Card("5001").IssueAsync("default", null, null);
+                await engine.Cards.Card("5001").AdjustAsync("stored-but-refused", 500, "test", "tester");
             }
             var history = new History();
             Task<(Effect, long)> NoSend(PosAdapter.Client.LoyaltyClient _, CancellationToken __) => throw new InvalidOperationException();
@@ -72,13 +77,25 @@ public sealed class ChaosTests(ITestOutputHelper output)
             history.Add(new OpRecord("stored-but-refused", OpKind.Adjust, "5001", 0, NoSend) { Outcome = Outcome.Refused, RefusedWith = Protos.StatusCode.FailedPrecondition });
             history.Add(new OpRecord("acknowledged-but-lost", OpKind.Adjust, "5001", 0, NoSend) { Outcome = Outcome.Acknowledged, Effect = new Effect(700, 0), VersionAfter = 3 });
 
-            var (results, _) = await Checks.RunAsync(connectionString, history, new ChaosOptions());
+            // An offline shift whose answer says receipt 1 was applied from the report, with nothing of it in the ledger.
+            var offline = new OfflineHistory();
+            var shift = new OfflineShift(OfflineRegisterKind.Frontol, "S1", "F1", 1) { ReportedReceipts = 1 };
+            shift.ReceiptNumbersTried.Add(1);
+            shift.Sales.Add(new OfflineSale(1, "5001", 10_000, 0, DecidedOffline: true));
+            shift.FirstAnswer = new Protos.V1.ShiftReconciliation { StoreId = "S1", RegisterId = "F1", ShiftNumber = 1, Digest = "d" };
+            shift.FirstAnswer.Receipts.Add(new Protos.V1.ReconciledReceipt { ReceiptNumber = 1, CardNumber = "5001", Outcome = Protos.V1.ReceiptOutcome.AppliedFromReport, AppliedAccrued = 500 });
+            shift.LaterAnswers.Add(new Protos.V1.ShiftReconciliation { StoreId = "S1", RegisterId = "F1", ShiftNumber = 1, Digest = "other" });
+            offline.Add(shift);
+
+            var (results, _) = await Checks.RunAsync(connectionString, history, new ChaosOptions(), offline);
 
             string Finding(string invariant) => string.Join(" ", results.Single(r => r.Name.StartsWith(invariant, StringComparison.Ordinal)).Violations);
             Assert.Contains("acknowledged-but-lost", Finding("every acknowledged operation"));
             Assert.Contains("stored-but-refused", Finding("no operation that was refused"));
             Assert.Contains("Card 5001", Finding("each card holds what the terminals were told"));
             Assert.True(results.Single(r => r.Name.StartsWith("each card's balance", StringComparison.Ordinal)).Holds);
+            Assert.Contains("Receipt S1/F1/1/1", Finding("every offline receipt of an uploaded shift is applied exactly once"));
+            Assert.Contains("Shift S1/F1/1", Finding("a shift report uploaded again"));
         }
         finally
         {

@@ -41,6 +41,14 @@ public sealed record ChaosOptions
     /// LOYALTY_MAILBOX_CAPACITY or LOYALTY_RATE_PER_KEY, so overload refusals happen mid-chaos too.
     /// </summary>
     public IReadOnlyDictionary<string, string> ServerSettings { get; init; } = new Dictionary<string, string>();
+    /// <summary>
+    /// Registers of offline stores (--offline-registers), in turn a .NET OfflineTill (online while a
+    /// server answers, offline from the last export when not), a Frontol and a Кассир 5 register that
+    /// only exchange files; each closes a shift every <see cref="ShiftReceipts"/> receipts and uploads its report.
+    /// </summary>
+    public int OfflineRegisters { get; init; } = 6;
+    /// <summary>Receipts per shift of an offline register (--shift-receipts).</summary>
+    public int ShiftReceipts { get; init; } = 12;
     public string? CsvPath { get; init; }
     public string? HtmlPath { get; init; }
     /// <summary>Keeps the run directory (server logs, PostgreSQL log) after a clean run too (--keep).</summary>
@@ -49,10 +57,12 @@ public sealed record ChaosOptions
     public const string Usage = """
         Usage: ./chaos.sh [--seconds N] [--seed N] [--servers N] [--terminals N] [--cards N] [--stores N]
                           [--fault-every SECONDS] [--retry-seconds N] [--abandon-rate 0..1] [--hot-share 0..1]
+                          [--offline-registers N] [--shift-receipts N]
                           [--server-setting LOYALTY_NAME=VALUE ...] [--csv FILE] [--html FILE] [--keep]
         Starts a private PostgreSQL and N servers on 127.0.0.1, runs a POS workload through all of them
         while killing servers (SIGKILL), restarting, crashing and freezing PostgreSQL and restarting a
-        server while it is down, then checks the ledger against every answer the terminals got. Exit code 0: every invariant held; 1: a violation;
+        server while it is down, while offline registers sell from the last catalog export and upload
+        each closed shift's report, then checks the ledger against every answer the terminals got. Exit code 0: every invariant held; 1: a violation;
         2: bad arguments or the harness could not run.
         """;
 
@@ -81,6 +91,8 @@ public sealed record ChaosOptions
                 "--fault-every" => options with { FaultEverySeconds = Int(0, 3_600) },
                 "--abandon-rate" => options with { AbandonRate = Rate(args[i], Next()) },
                 "--hot-share" => options with { HotCardShare = Rate(args[i], Next()) },
+                "--offline-registers" => options with { OfflineRegisters = Int(0, 64) },
+                "--shift-receipts" => options with { ShiftReceipts = Int(1, 1_000) },
                 "--retry-seconds" => options with { RetrySeconds = Int(1, 600) },
                 "--server-setting" => options with { ServerSettings = WithSetting(options.ServerSettings, args[i], Next()) },
                 "--csv" => options with { CsvPath = Next() },
@@ -95,7 +107,7 @@ public sealed record ChaosOptions
     private static Dictionary<string, string> WithSetting(IReadOnlyDictionary<string, string> settings, string name, string text)
     {
         var at = text.IndexOf('=');
-        if (at <= 0 || !text.StartsWith("LOYALTY_", StringComparison.Ordinal) || text[..at] is "LOYALTY_DB" or "LOYALTY_DATA_DIR" or "LOYALTY_GRPC_URL" or "LOYALTY_HTTP_URL")
+        if (at <= 0 || !text.StartsWith("LOYALTY_", StringComparison.Ordinal) || text[..at] is "LOYALTY_DB" or "LOYALTY_DATA_DIR" or "LOYALTY_GRPC_URL" or "LOYALTY_HTTP_URL" or "LOYALTY_SILO_PORT")
             throw new ArgumentException($"{name} takes LOYALTY_NAME=VALUE, a server setting other than the database, data directory and addresses the harness sets; \"{text}\" was given.");
         return new Dictionary<string, string>(settings) { [text[..at]] = text[(at + 1)..] };
     }

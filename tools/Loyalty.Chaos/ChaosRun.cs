@@ -16,7 +16,8 @@ public sealed record ChaosReport(
     Totals Totals,
     IReadOnlyList<int> ServerExitCodes,
     IReadOnlyList<long> ServerPeakMemoryKb,
-    string RunDirectory)
+    string RunDirectory,
+    OfflineHistory Offline)
 {
     public bool AllHold => Invariants.All(i => i.Holds);
 }
@@ -65,12 +66,15 @@ public static class ChaosRun
 
         var (cards, posKeys) = await SetUpAsync(options, servers[0], adminKey, history, progress, cancellationToken);
         var workload = new Workload(options, servers, cards, posKeys, adminKey, history);
-        var faults = new FaultInjector(cluster, options, progress);
+        var offline = new OfflineHistory();
+        var offlineStores = new OfflineStores(options, servers, cards, posKeys, runDirectory, workload, history, offline);
+        var faults = new FaultInjector(cluster, options, progress, cards, adminKey);
 
-        progress($"load: {options.Terminals} terminals of {options.Stores} stores on {options.Cards} cards through {servers.Count} servers for {options.Seconds} s; a fault every ~{options.FaultEverySeconds} s");
+        progress($"load: {options.Terminals} terminals of {options.Stores} stores and {options.OfflineRegisters} offline registers (a shift every {options.ShiftReceipts} receipts) on {options.Cards} cards through {servers.Count} servers for {options.Seconds} s; a fault every ~{options.FaultEverySeconds} s");
         var clock = Stopwatch.StartNew();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var load = workload.RunAsync(stop.Token);
+        // The offline registers close and upload the shift under way when the load stops, as terminals finish their operation.
+        var load = Task.WhenAll(workload.RunAsync(stop.Token), offlineStores.RunAsync(stop.Token));
         var injecting = faults.RunAsync(clock, stop.Token);
         var lastProgress = TimeSpan.Zero;
         while (!load.IsCompleted)
@@ -80,7 +84,7 @@ public static class ChaosRun
                 stop.Cancel();
             if (clock.Elapsed - lastProgress < TimeSpan.FromSeconds(5) && !load.IsCompleted) continue;
             lastProgress = clock.Elapsed;
-            progress($"t={clock.Elapsed.TotalSeconds:0}s operations {workload.Started:N0}: acknowledged {workload.Acknowledged:N0}, refused {workload.Refused:N0}, unknown {workload.Unknown:N0}; attempts {history.Attempts:N0}, faults {faults.Count}"
+            progress($"t={clock.Elapsed.TotalSeconds:0}s operations {workload.Started:N0}: acknowledged {workload.Acknowledged:N0}, refused {workload.Refused:N0}, unknown {workload.Unknown:N0}; attempts {history.Attempts:N0}, faults {faults.Count}; offline shifts {offline.Shifts.Count(s => s.FirstAnswer is not null):N0} uploaded"
                 + (stop.IsCancellationRequested ? " (finishing operations under way)" : ""));
         }
         await load;
@@ -102,13 +106,13 @@ public static class ChaosRun
         progress("stopping the servers with SIGTERM");
         var exitCodes = await cluster.StopServersAsync();
         progress("checking the ledger against every answer");
-        var (checks, totals) = await Checks.RunAsync(cluster.ConnectionString, history, options);
+        var (checks, totals) = await Checks.RunAsync(cluster.ConnectionString, history, options, offline);
         var invariants = checks.Append(new InvariantResult("every server and PostgreSQL came back after every fault", faults.Injected.Count,
                 [.. faults.Injected.Where(f => f.Error is not null).Select(f => $"{f.Kind} at {f.AtSeconds:0} s: {f.Error}")]))
             .Append(new InvariantResult("every server stopped cleanly on SIGTERM after the run", exitCodes.Length,
                 [.. exitCodes.Select((code, i) => code == 0 ? null : $"{cluster.Servers[i].Name} exited with {code}; see {cluster.Servers[i].LogPath}.").OfType<string>()]))
             .ToList();
-        return new ChaosReport(options, loadDuration, history.Operations.ToList(), history, faults.Injected, invariants, totals, exitCodes, peakMemoryKb, runDirectory);
+        return new ChaosReport(options, loadDuration, history.Operations.ToList(), history, faults.Injected, invariants, totals, exitCodes, peakMemoryKb, runDirectory, offline);
     }
 
     /// <summary>POS keys for every store, the cards, and their opening balances (recorded like any operation).</summary>

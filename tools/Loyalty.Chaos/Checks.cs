@@ -20,11 +20,12 @@ public sealed record Totals(long CardsBalance, IReadOnlyDictionary<string, long>
 /// </summary>
 public static class Checks
 {
-    public static async Task<(IReadOnlyList<InvariantResult> Results, Totals Totals)> RunAsync(string connectionString, History history, ChaosOptions options)
+    public static async Task<(IReadOnlyList<InvariantResult> Results, Totals Totals)> RunAsync(string connectionString, History history, ChaosOptions options, OfflineHistory? offline = null)
     {
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         var ops = history.Operations.ToList();
         var sent = ops.ToDictionary(o => o.OperationId, StringComparer.Ordinal);
+        var (offlineResults, offlineEffects) = offline is null ? ([], OfflineEffects.None) : await OfflineChecks.RunAsync(dataSource, offline);
 
         var stored = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var r in Rows(dataSource, "SELECT operation_id FROM operations"))
@@ -58,7 +59,7 @@ public static class Checks
                 ? $"{o.OperationId} ({o.Kind} on {o.Card}) was refused with {o.RefusedWith?.ToWireName()} (\"{o.RefusalMessage}\") yet it is stored." : null)));
 
         results.Add(Check("nothing is stored that no terminal sent", stored.Count,
-            stored.Where(id => !sent.ContainsKey(id)).Select(id => $"Operation {id} is stored but was never sent.")));
+            stored.Where(id => !sent.ContainsKey(id) && !offlineEffects.OperationIds.Contains(id)).Select(id => $"Operation {id} is stored but was never sent.")));
 
         var unknown = ops.Where(o => o.Outcome is Outcome.Unknown or Outcome.InFlight).ToList();
         results.Add(Check("every operation's outcome became known (retries with the same id after the faults)", ops.Count,
@@ -67,14 +68,15 @@ public static class Checks
         var ledger = await InvariantChecker.CheckAsync(dataSource);
         results.Add(Check("each card's balance, held and pending equal the sums of its ledger rows; nothing online below zero", cards.Count, ledger));
 
-        // The model: opening balance plus the effect of every acknowledged operation, as answered.
-        var expected = cards.Keys.ToDictionary(c => c, _ => (Balance: 0L, Held: 0L), StringComparer.Ordinal);
+        // The model: opening balance plus the effect of every acknowledged operation, as answered, plus
+        // what the offline stores' receipts did (see OfflineChecks, which checks those against their answers).
+        var expected = cards.Keys.ToDictionary(c => c, c => offlineEffects.ByCard.GetValueOrDefault(c), StringComparer.Ordinal);
         foreach (var o in acknowledged)
         {
             var (balance, held) = expected.GetValueOrDefault(o.Card);
             expected[o.Card] = (balance + o.Effect.Balance, held + o.Effect.Held);
         }
-        results.Add(Check("each card holds what the terminals were told (opening balance + every acknowledged effect)", cards.Count,
+        results.Add(Check("each card holds what the terminals were told (opening balance + every acknowledged effect + the offline stores' receipts)", cards.Count,
             cards.Select(c =>
             {
                 var e = expected[c.Key];
@@ -88,7 +90,7 @@ public static class Checks
         await foreach (var r in Rows(dataSource,
             $"SELECT CASE WHEN operation_id LIKE 'chaos-{options.Seed}-open-%' THEN 'Issued (opening balances)' ELSE kind END, sum(amount)::bigint FROM ledger GROUP BY 1"))
             byKind[r.GetString(0)] = r.GetInt64(1);
-        var totals = new Totals(cards.Values.Sum(c => c.Balance), byKind, acknowledged.Sum(o => o.Effect.Balance));
+        var totals = new Totals(cards.Values.Sum(c => c.Balance), byKind, acknowledged.Sum(o => o.Effect.Balance) + offlineEffects.WereTold);
         var ledgerTotal = byKind.Values.Sum();
         results.Add(Check("sum over all cards = issued + accrued − redeemed − expired ± adjustments and refunds", 1,
             totals.CardsBalance == ledgerTotal && ledgerTotal == totals.TerminalsWereTold
@@ -125,6 +127,7 @@ public static class Checks
             }
         }
         results.Add(Check("card versions only grow", cards.Count + acknowledged.Count, versionViolations));
+        results.AddRange(offlineResults);
         return (results, totals);
     }
 

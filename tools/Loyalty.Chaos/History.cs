@@ -3,7 +3,11 @@ using Loyalty.PosAdapter.Client;
 
 namespace Loyalty.Chaos;
 
-public enum OpKind { Issue, OpeningCredit, Redeem, Commit, Cancel, Refund, Adjust }
+/// <summary>
+/// What an operation was. <see cref="CommitOfReportedReceipt"/>: an online commit of a receipt an
+/// offline register's report had already applied (the server must refuse it).
+/// </summary>
+public enum OpKind { Issue, OpeningCredit, Redeem, Commit, Cancel, Refund, Adjust, CommitOfReportedReceipt }
 
 /// <summary>What a client finally knows about an operation.</summary>
 public enum Outcome

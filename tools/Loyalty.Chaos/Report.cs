@@ -1,3 +1,4 @@
+using Loyalty.Protos.V1;
 using System.Globalization;
 using Loyalty.Tools;
 
@@ -19,6 +20,19 @@ public static class Report
         foreach (var g in report.Operations.GroupBy(op => op.Kind).OrderBy(g => g.Key))
             output.WriteLine($"| {g.Key} | {g.Count():N0} | {g.Count(x => x.Outcome == Outcome.Acknowledged):N0} | {g.Count(x => x.Outcome == Outcome.Refused):N0} | {g.Count(x => x.ResolvedAfterRun):N0} | {g.Count(x => x.Outcome is Outcome.Unknown or Outcome.InFlight):N0} |");
         output.WriteLine($"| all | {report.Operations.Count:N0} | {report.Operations.Count(x => x.Outcome == Outcome.Acknowledged):N0} | {report.Operations.Count(x => x.Outcome == Outcome.Refused):N0} | {report.Operations.Count(x => x.ResolvedAfterRun):N0} | {report.Operations.Count(x => x.Outcome is Outcome.Unknown or Outcome.InFlight):N0} |");
+        var shifts = report.Offline.Shifts.ToList();
+        if (shifts.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("| offline register | shifts closed | uploaded | receipts in reports | with a card, decided offline | with a card, online | applied from report | matched | mismatch | online only | without card | debts flagged | holds voided |");
+            output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var g in shifts.GroupBy(s => s.Kind).OrderBy(g => g.Key))
+            {
+                var answers = g.Where(s => s.FirstAnswer is not null).Select(s => s.FirstAnswer!).ToList();
+                int Outcomes(ReceiptOutcome outcome) => answers.Sum(a => a.Receipts.Count(r => r.Outcome == outcome));
+                output.WriteLine($"| {g.Key} ×{g.Select(s => s.Register).Distinct().Count()} | {g.Count():N0} | {answers.Count:N0} | {g.Sum(s => s.ReportedReceipts):N0} | {g.Sum(s => s.Sales.Count(x => x.DecidedOffline)):N0} | {g.Sum(s => s.Sales.Count(x => !x.DecidedOffline)):N0} | {Outcomes(ReceiptOutcome.AppliedFromReport):N0} | {Outcomes(ReceiptOutcome.Matched):N0} | {Outcomes(ReceiptOutcome.Mismatch):N0} | {Outcomes(ReceiptOutcome.OnlineOnly):N0} | {Outcomes(ReceiptOutcome.WithoutCard):N0} | {answers.Sum(a => a.Receipts.Count(r => r.Debt)):N0} | {answers.Sum(a => a.HoldsVoided):N0} |");
+            }
+        }
         output.WriteLine();
         foreach (var row in Rows(report).Where(r => r.Section != "invariant"))
             output.WriteLine($"{row.Section,-10} {row.Item,-64} {row.Value,12}  {row.Detail}");
@@ -78,7 +92,11 @@ public static class Report
             yield return new Row("faults", what, N(of.Count),
                 of.Count == 0 ? "" : $"at {string.Join(", ", of.Select(f => $"{f.AtSeconds:0}s"))}; back after {of.Average(f => f.RecoveredAfterSeconds):0.0} s on average");
         }
+        foreach (var kill in report.Faults.Where(f => f.Kind == FaultKind.KillServer))
+            yield return new Row("failover", $"{kill.Target} killed at {kill.AtSeconds:0} s: every card served again by the others after (s)",
+                kill.CardsServedAfterSeconds is { } after ? after.ToString("0.00", CultureInfo.InvariantCulture) : "NOT within 30 s");
         yield return new Row("faults", "calls abandoned mid-flight by a terminal, then retried", N(report.History.AbandonedCalls));
+        foreach (var row in OfflineRows(report.Offline)) yield return row;
         for (var i = 0; i < report.ServerPeakMemoryKb.Count; i++)
             yield return new Row("memory", $"server-{i + 1}: peak resident memory since its last start (MiB)", N(report.ServerPeakMemoryKb[i] / 1024));
         yield return new Row("totals", "sum of all card balances (kopecks)", N(report.Totals.CardsBalance));
@@ -87,6 +105,33 @@ public static class Report
         yield return new Row("totals", "sum of the effects the terminals were told", N(report.Totals.TerminalsWereTold));
         foreach (var i in report.Invariants)
             yield return new Row("invariant", i.Name, i.Holds ? "holds" : "VIOLATED", i.Holds ? $"{i.Checked:N0} checked" : string.Join(" | ", i.Violations.Take(InvariantResult.MaxExamples)));
+    }
+
+    private static IEnumerable<Row> OfflineRows(OfflineHistory offline)
+    {
+        var shifts = offline.Shifts.ToList();
+        if (shifts.Count == 0) yield break;
+        yield return new Row("offline", "catalog exports taken by a register before a shift", N(offline.ExportsTaken));
+        yield return new Row("offline", "catalog exports missed (server or database down): sold from the last one", N(offline.ExportsMissed));
+        foreach (var g in shifts.GroupBy(s => s.Kind).OrderBy(g => g.Key))
+        {
+            var answers = g.Where(s => s.FirstAnswer is not null).Select(s => s.FirstAnswer!).ToList();
+            yield return new Row("offline", $"{g.Key}: shifts closed", N(g.Count()));
+            yield return new Row("offline", $"{g.Key}: shifts uploaded and reconciled", N(answers.Count));
+            yield return new Row("offline", $"{g.Key}: receipts in the uploaded reports", N(g.Where(s => s.FirstAnswer is not null).Sum(s => s.ReportedReceipts)));
+            yield return new Row("offline", $"{g.Key}: receipts with a card decided offline", N(g.Sum(s => s.Sales.Count(x => x.DecidedOffline))));
+            yield return new Row("offline", $"{g.Key}: receipts with a card answered online", N(g.Sum(s => s.Sales.Count(x => !x.DecidedOffline))));
+            foreach (var outcome in answers.SelectMany(a => a.Receipts).GroupBy(r => r.Outcome).OrderBy(o => o.Key))
+                yield return new Row("offline", $"{g.Key}: receipts reconciled as {outcome.Key}", N(outcome.Count()));
+            yield return new Row("offline", $"{g.Key}: debts flagged (offline redemption beyond the balance)", N(answers.Sum(a => a.Receipts.Count(r => r.Debt))));
+            yield return new Row("offline", $"{g.Key}: holds voided at shift close", N(answers.Sum(a => a.HoldsVoided)));
+            yield return new Row("offline", $"{g.Key}: upload attempts", N(g.Sum(s => s.UploadAttempts)));
+            yield return new Row("offline", $"{g.Key}: uploads walked away from mid-call, then repeated", N(g.Sum(s => s.UploadsInterrupted)));
+            yield return new Row("offline", $"{g.Key}: reports uploaded again after their answer", N(g.Sum(s => s.LaterAnswers.Count)));
+        }
+        yield return new Row("offline", "online commits of a receipt a report had applied (to be refused)", N(shifts.Sum(s => s.LateCommits.Count)));
+        if (offline.SalesFailed > 0)
+            yield return new Row("offline", "till sales neither answered nor taken offline (not journalled)", N(offline.SalesFailed));
     }
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);

@@ -149,7 +149,8 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
         }
     }
 
-    private OpRecord NewOp(OpKind kind, string card, int terminal, long sequence, Func<LoyaltyClient, CancellationToken, string, Task<(Effect, long)>> send)
+    /// <summary>A new operation of <paramref name="terminal"/>, recorded in the history; its id is the terminal's and the sequence's.</summary>
+    internal OpRecord NewOp(OpKind kind, string card, int terminal, long sequence, Func<LoyaltyClient, CancellationToken, string, Task<(Effect, long)>> send)
     {
         var id = $"chaos-{options.Seed}-{terminal}-{sequence}";
         var op = new OpRecord(id, kind, card, terminal, (client, ct) => send(client, ct, id)) { Sequence = sequence };
@@ -162,7 +163,7 @@ public sealed class Workload(ChaosOptions options, IReadOnlyList<Uri> servers, I
     /// Sends until a definite answer or the retry budget runs out. Returns true if acknowledged.
     /// Outcomes are recorded on <paramref name="op"/>.
     /// </summary>
-    private async Task<bool> ExecuteAsync(OpRecord op, Random rng, LoyaltyClient[] clients, string apiKey, bool allowAbandon, TimeSpan retryFor, CancellationToken cancellationToken)
+    internal async Task<bool> ExecuteAsync(OpRecord op, Random rng, LoyaltyClient[] clients, string apiKey, bool allowAbandon, TimeSpan retryFor, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var server = rng.Next(clients.Length);

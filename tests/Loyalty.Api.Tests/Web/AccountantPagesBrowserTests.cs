@@ -179,7 +179,7 @@ public sealed class AccountantPagesBrowserTests(AccountantWorkplaceFixture serve
         Assert.Equal(0, statement.Total.Opening);   // everything happened today
         Assert.True(statement.RollsForward);
         Assert.True(statement.CheckedAgainstCards && statement.TiesToCards);
-        Assert.Empty(await new Grains.Runtime.AccountantBooks(server.Server.Engine.Runtime, TimeProvider.System).VerifySummaryAsync());
+        Assert.Empty(await new Grains.Runtime.AccountantBooks(server.Server.Engine.Cards, TimeProvider.System).VerifySummaryAsync());
 
         // The page shows the same closing figure.
         SignIn(server.AccountantKey);

@@ -11,7 +11,7 @@ namespace Loyalty.Grains.Tests.Engine;
 /// </summary>
 public sealed class AccountantBooksTests : EngineTestBase
 {
-    private AccountantBooks Books => new(Runtime, Clock);
+    private AccountantBooks Books => new(Cards, Clock);
 
     protected override ProgramSettings Program => base.Program with { AccrualDelayDays = 2, ExpiryDays = 3 };
 
@@ -72,7 +72,7 @@ public sealed class AccountantBooksTests : EngineTestBase
         var poor = await IssueWithBalanceAsync("7300002", 0);
         await card.CommitAsync("res-online-1", new Receipt(shift.Receipt(1), [new ReceiptLine("A", "food", "A", 1000, 100_00, 100_00)]), null);
         await poor.CommitAsync("res-online-2", new Receipt(shift.Receipt(2), [new ReceiptLine("A", "food", "A", 1000, 100_00, 100_00)]), null);
-        await new ShiftReconciler(Runtime, Clock).UploadAsync(new ShiftReportData(shift, Clock.GetUtcNow(), true, "csv", "d",
+        await new ShiftReconciler(Cards, Clock).UploadAsync(new ShiftReportData(shift, Clock.GetUtcNow(), true, "csv", "d",
         [
             new ReportedReceipt(1, ReportedReceiptKind.Sale, "7300001", [new ReportedLine("A", "food", "A", 1000, 100_00, 100_00, 30_00)]),
             new ReportedReceipt(2, ReportedReceiptKind.Sale, "7300002", [new ReportedLine("A", "food", "A", 1000, 100_00, 100_00, 30_00)]),

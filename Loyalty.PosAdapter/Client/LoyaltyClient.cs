@@ -32,6 +32,7 @@ public sealed class LoyaltyClient : IDisposable
     private readonly Admin.AdminClient _admin;
     private readonly Health.HealthClient _health;
     private readonly Exchange.ExchangeClient _exchange;
+    private readonly Loyalty.Protos.V1.Fiscal.FiscalClient _fiscal;
     private readonly string? _authorization;
 
     /// <summary>A client over its own channel and connections; <see cref="Dispose"/> closes them.</summary>
@@ -74,6 +75,7 @@ public sealed class LoyaltyClient : IDisposable
         _admin = new Admin.AdminClient(_channel);
         _health = new Health.HealthClient(_channel);
         _exchange = new Exchange.ExchangeClient(_channel);
+        _fiscal = new Loyalty.Protos.V1.Fiscal.FiscalClient(_channel);
     }
 
     /// <summary>A client for <paramref name="address"/> (e.g. http://127.0.0.1:5080) with the default limits.</summary>
@@ -176,6 +178,26 @@ public sealed class LoyaltyClient : IDisposable
 
     public Task<ShiftReconciliation> GetShiftAsync(GetShiftRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_exchange.GetShiftAsync, request, options, cancellationToken);
+
+    // Fiscal: delivery drivers and the office register (issue 13).
+
+    /// <summary>Queues a sale on an office register; the same operation id again answers the same job.</summary>
+    public Task<PrintJob> SubmitReceiptAsync(SubmitReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.SubmitReceiptAsync, request, options, cancellationToken);
+
+    public Task<PrintJob> GetPrintJobAsync(string jobId, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.GetPrintJobAsync, new GetPrintJobRequest { JobId = jobId }, options, cancellationToken);
+
+    /// <summary>The office adapter's feed of jobs to print, oldest first, then new ones as they come; no deadline, cancel to stop.</summary>
+    public IAsyncEnumerable<PrintJobTask> ReceivePrintJobsAsync(string storeId, string officeRegisterId, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(callOptions => _fiscal.ReceivePrintJobs(new ReceivePrintJobsRequest { StoreId = storeId, OfficeRegisterId = officeRegisterId }, callOptions), options, cancellationToken);
+
+    /// <summary>Reports a job's outcome; safe to repeat.</summary>
+    public Task<PrintJob> ReportPrintResultAsync(ReportPrintResultRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.ReportPrintResultAsync, request, options, cancellationToken);
+
+    public Task<DriverMode> SetDriverModeAsync(SetDriverModeRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.SetDriverModeAsync, request, options, cancellationToken);
 
     // Health: needs no key.
 

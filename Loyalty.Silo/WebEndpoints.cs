@@ -9,6 +9,8 @@ public sealed class WebEndpoints(LoyaltyEngine engine)
     /// <summary>A probe that cannot reach the database in this time reports it as down rather than hang.</summary>
     private static readonly TimeSpan DatabaseProbeTimeout = TimeSpan.FromSeconds(2);
 
+    private readonly Api.Web.FiscalWebEndpoints _fiscal = new(new Grains.Storage.PrintJobStore(engine.DataSource));
+
     public async Task HandleAsync(HttpContext http)
     {
         if (http.Request.Path == "/healthz" && (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method)))
@@ -21,6 +23,7 @@ public sealed class WebEndpoints(LoyaltyEngine engine)
                 : "{\"status\":\"not_serving\",\"database\":\"down\"}\n", http.RequestAborted);
             return;
         }
+        if (await _fiscal.TryHandleAsync(http)) return;
         http.Response.StatusCode = StatusCodes.Status404NotFound;
     }
 

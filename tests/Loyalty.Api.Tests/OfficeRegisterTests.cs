@@ -38,6 +38,7 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     public async Task DisposeAsync()
     {
         _admin.Dispose();
+        _web.Dispose();
         _driver.Dispose();
         _office.Dispose();
         await _printer.DisposeAsync();
@@ -254,6 +255,79 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         Assert.Contains("no copy is sent", job.Message);
         Assert.Contains("printed on paper", job.Message);
         Assert.False((bool?)Assert.Single(_printer.Receipts).Task["electronically"] ?? false);
+    }
+
+    private readonly HttpClient _web = new();
+
+    private async Task<HttpResponseMessage> GetAsync(string path) => await _web.GetAsync(new Uri(server.Server.HttpAddress, path));
+
+    /// <summary>Reads a QR code from a PNG the way a phone would: pixels to luminance, then ZXing's reader.</summary>
+    private static string DecodeQrPng(byte[] png)
+    {
+        var image = StbImageSharp.ImageResult.FromMemory(png, StbImageSharp.ColorComponents.RedGreenBlue);
+        var rgb = image.Data;
+        var reader = new ZXing.BarcodeReaderGeneric { Options = { PossibleFormats = [ZXing.BarcodeFormat.QR_CODE] } };
+        var result = reader.Decode(new ZXing.RGBLuminanceSource(rgb, image.Width, image.Height, ZXing.RGBLuminanceSource.BitmapFormat.RGB24));
+        Assert.NotNull(result);
+        return result.Text;
+    }
+
+    [Fact]
+    public async Task The_receipt_page_behind_its_link_shows_the_fiscal_data_and_its_QR_code_decodes_back_to_them()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("page", 1056_00, 11));
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+        var document = Assert.Single(_printer.Receipts);
+
+        var page = await (await GetAsync(job.ReceiptUrl)).Content.ReadAsStringAsync();
+        var png = await GetAsync(job.ReceiptUrl + "/qr.png");
+        var svg = await (await GetAsync(job.ReceiptUrl + "/qr.svg")).Content.ReadAsStringAsync();
+        var decoded = FnsQrCode.Parse(DecodeQrPng(await png.Content.ReadAsByteArrayAsync()));
+
+        Assert.Equal(new FnsQrFields(new DateTime(document.DateTime.DateTime.Ticks / TimeSpan.TicksPerMinute * TimeSpan.TicksPerMinute), document.TotalKopecks,
+            job.FnNumber, document.FiscalDocumentNumber, document.FiscalSign, FiscalOperation.Sell), decoded);
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-store", png.Headers.CacheControl?.ToString());
+        Assert.Contains("<svg", svg);
+        Assert.Contains($"data-fd>{document.FiscalDocumentNumber}<", page);
+        Assert.Contains($"data-fp>{document.FiscalSign}<", page);
+        Assert.Contains("data-total>1056.00<", page);
+        Assert.Contains($"data-qr>{System.Net.WebUtility.HtmlEncode(job.QrCode)}<", page);
+    }
+
+    [Fact]
+    public async Task A_link_that_is_not_a_receipts_is_not_found_whatever_its_shape()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("probe", 100_00, 12));
+        var token = job.ReceiptUrl["/receipt/".Length..];
+        var wrong = (token[0] == 'A' ? 'B' : 'A') + token[1..];
+
+        Assert.Equal(32, token.Length);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync($"/receipt/{wrong}")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync("/receipt/short")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync($"/receipt/{token}/qr.png")).StatusCode); // not printed yet: no QR
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await GetAsync($"/receipt/{token}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_customer_display_shows_the_last_receipts_QR_code_until_the_next_receipt_starts()
+    {
+        var display = $"/display/{_store}/{Office}";
+        var before = await (await GetAsync(display)).Content.ReadAsStringAsync();
+        var job = await _driver.SubmitReceiptAsync(Sale("display-1", 250_00, 21));
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+
+        var shown = System.Text.Json.JsonDocument.Parse(await (await GetAsync(display)).Content.ReadAsStringAsync()).RootElement;
+        var image = DecodeQrPng(await (await GetAsync(display + "/qr.png")).Content.ReadAsByteArrayAsync());
+        await _driver.SubmitReceiptAsync(Sale("display-2", 260_00, 22));
+        var next = await (await GetAsync(display)).Content.ReadAsStringAsync();
+
+        Assert.Contains("\"waiting\"", before);
+        Assert.Equal("qr", shown.GetProperty("state").GetString());
+        Assert.Equal(job.QrCode, shown.GetProperty("qr").GetString());
+        Assert.Equal(job.QrCode, image);
+        Assert.Contains("\"waiting\"", next);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync(display + "/qr.png")).StatusCode);
     }
 
     /// <summary>Forwards to the printer; the Nth POST of a job goes through and then the adapter is killed before it reads the answer.</summary>

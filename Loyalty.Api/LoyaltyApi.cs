@@ -61,6 +61,7 @@ public sealed class LoyaltyApi
         services.AddSingleton<AdminService>();
         services.AddSingleton<ExchangeService>();
         services.AddSingleton(PrintQueues);
+        services.AddSingleton(sp => new Web.ReceiptNotifier(Web.ReceiptNotifierOptions.From(sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()), new HttpClient()));
         services.AddSingleton<FiscalService>();
         services.AddGrpc(o =>
         {

@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Loyalty.Api.Auth;
 using Loyalty.Grains.Domain;
 using Loyalty.Grains.Runtime;
+using Microsoft.Extensions.Logging;
 using V1 = Loyalty.Protos.V1;
 
 namespace Loyalty.Api.Services;
@@ -13,7 +14,7 @@ namespace Loyalty.Api.Services;
 /// Who may: a pos key of the receipt's store (the drivers and the office adapter are the office's
 /// store's registers) or an admin; an accountant may read jobs.
 /// </summary>
-public sealed class FiscalService(PrintQueues queues, Access access) : V1.Fiscal.FiscalBase
+public sealed class FiscalService(PrintQueues queues, Access access, Web.ReceiptNotifier notifier, ILogger<FiscalService> logger) : V1.Fiscal.FiscalBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Fiscal";
@@ -61,7 +62,61 @@ public sealed class FiscalService(PrintQueues queues, Access access) : V1.Fiscal
         access.Register(context);
         var job = await queues.GetAsync(request.JobId, context.CancellationToken);
         access.RegisterOfStore(context, job.Request.StoreId);
-        return FiscalMapping.ToWire(await queues.ReportAsync(FiscalMapping.ToDomain(request), context.CancellationToken));
+        var after = await queues.ReportAsync(FiscalMapping.ToDomain(request), context.CancellationToken);
+        if (job.State != PrintJobState.Done && after.State == PrintJobState.Done && after.Request.Delivery is ReceiptDeliveryKind.Sms or ReceiptDeliveryKind.Email)
+        {
+            // Sent off the office adapter's call, so a slow gateway or mail server never holds up the register's queue.
+            _ = Task.Run(() => NotifyAsync(after, after.Request.Delivery, null, CancellationToken.None));
+        }
+        return FiscalMapping.ToWire(after);
+    }
+
+    public override async Task<V1.PrintJob> ResendReceipt(V1.ResendReceiptRequest request, ServerCallContext context)
+    {
+        access.Register(context);
+        var job = await queues.GetAsync(request.JobId, context.CancellationToken);
+        access.RegisterOfStore(context, job.Request.StoreId);
+        var channel = request.Channel switch
+        {
+            V1.ResendChannel.Sms => ReceiptDeliveryKind.Sms,
+            V1.ResendChannel.Email => ReceiptDeliveryKind.Email,
+            _ => throw Grpc.Rpc.Error(StatusCode.InvalidArgument, "channel must be sms or email."),
+        };
+        if (job.State != PrintJobState.Done)
+            throw Grpc.Rpc.Error(StatusCode.FailedPrecondition, $"Job {job.JobId} is {job.State}; only a printed receipt's link can be sent.");
+        Validate.Text(request.Contact, "contact", required: false);
+        var (noted, sent) = await NotifyAsync(job, channel, request.Contact, context.CancellationToken);
+        if (!sent) throw Grpc.Rpc.Error(noted.Notice!.StartsWith("No ", StringComparison.Ordinal) ? StatusCode.FailedPrecondition : StatusCode.Unavailable, noted.Notice);
+        return FiscalMapping.ToWire(noted);
+    }
+
+    /// <summary>Sends the link and records on the job what became of it; never throws for a send that failed.</summary>
+    private async Task<(PrintJob Job, bool Sent)> NotifyAsync(PrintJob job, ReceiptDeliveryKind channel, string? contact, CancellationToken cancellationToken)
+    {
+        var to = PrintQueue.LinkContact(job, channel, contact);
+        string notice;
+        var sent = false;
+        if (to is null) notice = channel == ReceiptDeliveryKind.Sms ? "No mobile phone for the SMS link: none was valid for tag 1008." : "No e-mail for the link.";
+        else
+        {
+            try
+            {
+                await notifier.SendAsync(job, channel, to, cancellationToken);
+                notice = $"Link sent by {(channel == ReceiptDeliveryKind.Sms ? "SMS" : "e-mail")} to {to}.";
+                sent = true;
+            }
+            catch (Web.ReceiptNotSentException failed)
+            {
+                notice = failed.Message;
+                logger.LogWarning("Print job {JobId}: {Notice}", job.JobId, failed.Message);
+            }
+        }
+        try { return (await queues.NoteAsync(job, notice, cancellationToken), sent); }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            logger.LogWarning(error, "Print job {JobId}: could not record the notice.", job.JobId);
+            return (PrintQueue.Noticed(job, notice, DateTimeOffset.UtcNow), sent);
+        }
     }
 
     public override async Task<V1.DriverMode> SetDriverMode(V1.SetDriverModeRequest request, ServerCallContext context)
@@ -159,6 +214,7 @@ internal static class FiscalMapping
             },
             SubmittedAt = Timestamp.FromDateTimeOffset(job.SubmittedAt),
             UpdatedAt = Timestamp.FromDateTimeOffset(job.UpdatedAt),
+            Notice = job.Notice ?? "",
         };
         if (job.Fiscal is { } f)
         {

@@ -81,7 +81,7 @@ public sealed record PrintReport(string JobId, PrintOutcomeKind Outcome, string 
 public enum BonusSettlement { None, Held, Committed, Cancelled, Refused }
 
 /// <summary>
-/// One print job. Immutable: every rule of <see cref="PrintQueue"/> returns a new one.
+/// One print job. Immutable. <see cref="Notice"/> says what became of the receipt link sent by SMS or e-mail.: every rule of <see cref="PrintQueue"/> returns a new one.
 /// <see cref="ReceiptToken"/> is the receipt page's unguessable link (192 random bits, base64url).
 /// </summary>
 public sealed record PrintJob(
@@ -97,7 +97,8 @@ public sealed record PrintJob(
     string ReceiptToken,
     int Deliveries,
     DateTimeOffset SubmittedAt,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    string? Notice = null)
 {
     public bool IsFinal => State is PrintJobState.Done or PrintJobState.Failed;
 
@@ -260,6 +261,27 @@ public static class PrintQueue
     /// <summary>Records the bonus step's result: booked, given back, or refused by the card with its reason.</summary>
     public static PrintJob Settled(PrintJob job, BonusSettlement settlement, string? message, DateTimeOffset now) =>
         job with { Bonuses = settlement, BonusMessage = message, UpdatedAt = now };
+
+    /// <summary>Records what became of sending the receipt link (SMS or e-mail), for the driver to read.</summary>
+    public static PrintJob Noticed(PrintJob job, string notice, DateTimeOffset now) => job with { Notice = Truncate(notice), UpdatedAt = now };
+
+    /// <summary>
+    /// Where the receipt link goes for <paramref name="delivery"/>: the given contact, else the one
+    /// tag 1008 used when it is of the right kind (a +7 phone for SMS, an e-mail), else for e-mail
+    /// the customer's general e-mail. Null when there is none.
+    /// </summary>
+    public static string? LinkContact(PrintJob job, ReceiptDeliveryKind delivery, string? given = null)
+    {
+        if (!string.IsNullOrWhiteSpace(given)) return given.Trim();
+        var used = job.ContactUsed;
+        return delivery switch
+        {
+            ReceiptDeliveryKind.Sms when used is { Length: 12 } && used.StartsWith("+7", StringComparison.Ordinal) => used,
+            ReceiptDeliveryKind.Email when used is not null && used.Contains('@') => used,
+            ReceiptDeliveryKind.Email when job.Request.Customer?.Email is { Length: > 0 } email && email.Contains('@') => email.Trim(),
+            _ => null,
+        };
+    }
 
     /// <summary>The operation id of a job's bonus step: derived from the job, so a repeated report or a restart books once.</summary>
     public static string BonusOperationId(PrintJob job, string step) => $"print-{step}:{job.JobId}";

@@ -98,6 +98,16 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
         return job;
     }
 
+    /// <summary>Records what became of sending the job's receipt link.</summary>
+    public async Task<PrintJob> NoteAsync(string jobId, string notice, CancellationToken cancellationToken)
+    {
+        var job = await store.LoadAsync(jobId, cancellationToken) ?? throw new CardException(CardErrorCode.NotFound, $"No print job '{jobId}'.");
+        var noted = PrintQueue.Noticed(job, notice, time.GetUtcNow());
+        await store.UpdateAsync(noted, cancellationToken);
+        if (_open.ContainsKey(noted.Sequence)) _open[noted.Sequence] = noted;
+        return noted;
+    }
+
     /// <summary>
     /// Commits the hold (or books the accrual) of a done job, or cancels the hold of a failed one,
     /// under an operation id derived from the job: a repeated report or a restart books once. A
@@ -226,6 +236,10 @@ public sealed class PrintQueues(PrintJobStore store, GrainRuntime cards, TimePro
         var job = await store.LoadAsync(report.JobId, cancellationToken) ?? throw NotFound(report.JobId);
         return await InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.ReportAsync(job, report, cancellationToken), cancellationToken);
     }
+
+    /// <summary>Records what became of sending a job's receipt link.</summary>
+    public Task<PrintJob> NoteAsync(PrintJob job, string notice, CancellationToken cancellationToken) =>
+        InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.NoteAsync(job.JobId, notice, cancellationToken), cancellationToken);
 
     /// <summary>A job as stored now, or NotFound.</summary>
     public async Task<PrintJob> GetAsync(string jobId, CancellationToken cancellationToken) =>

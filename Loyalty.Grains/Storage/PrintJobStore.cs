@@ -10,14 +10,14 @@ namespace Loyalty.Grains.Storage;
 public sealed class PrintJobStore(NpgsqlDataSource dataSource)
 {
     private const string Columns =
-        "job_id, sequence, request, state, message, contact_used, fiscal, bonuses, bonus_message, receipt_token, deliveries, submitted_at, updated_at";
+        "job_id, sequence, request, state, message, contact_used, fiscal, bonuses, bonus_message, receipt_token, deliveries, submitted_at, updated_at, notice";
 
     /// <summary>Inserts a new job; false when its operation id is taken in its store (the caller then loads that job).</summary>
     public async Task<bool> TryInsertAsync(PrintJob job, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             $"INSERT INTO print_jobs ({Columns}, store_id, office_register_id, operation_id, submitted_by) " +
-            "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) " +
+            "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) " +
             "ON CONFLICT (store_id, operation_id) DO NOTHING");
         AddRow(command, job);
         command.Parameters.Add(new NpgsqlParameter { Value = job.Request.StoreId });
@@ -31,7 +31,7 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
     public async Task UpdateAsync(PrintJob job, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            "UPDATE print_jobs SET state = $2, message = $3, contact_used = $4, fiscal = $5::json, bonuses = $6, bonus_message = $7, deliveries = $8, updated_at = $9 WHERE job_id = $1");
+            "UPDATE print_jobs SET state = $2, message = $3, contact_used = $4, fiscal = $5::json, bonuses = $6, bonus_message = $7, deliveries = $8, updated_at = $9, notice = $10 WHERE job_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = job.JobId });
         command.Parameters.Add(new NpgsqlParameter { Value = job.State.ToString() });
         command.Parameters.Add(new NpgsqlParameter { Value = job.Message });
@@ -41,6 +41,7 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)job.BonusMessage ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter { Value = job.Deliveries });
         command.Parameters.Add(new NpgsqlParameter { Value = job.UpdatedAt });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)job.Notice ?? DBNull.Value });
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
             throw new InvalidOperationException($"Print job {job.JobId} is not in print_jobs.");
     }
@@ -141,6 +142,7 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         command.Parameters.Add(new NpgsqlParameter { Value = job.Deliveries });
         command.Parameters.Add(new NpgsqlParameter { Value = job.SubmittedAt });
         command.Parameters.Add(new NpgsqlParameter { Value = job.UpdatedAt });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)job.Notice ?? DBNull.Value });
     }
 
     /// <summary>The request as stored; two submits are the same request when these texts are equal (the submitting key aside: any driver of the store may retry).</summary>
@@ -165,7 +167,8 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
                 ReceiptToken: reader.GetString(9),
                 Deliveries: reader.GetInt32(10),
                 SubmittedAt: reader.GetFieldValue<DateTimeOffset>(11),
-                UpdatedAt: reader.GetFieldValue<DateTimeOffset>(12)));
+                UpdatedAt: reader.GetFieldValue<DateTimeOffset>(12),
+                Notice: reader.IsDBNull(13) ? null : reader.GetString(13)));
         }
         return jobs;
     }

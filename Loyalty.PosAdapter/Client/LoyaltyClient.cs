@@ -196,6 +196,10 @@ public sealed class LoyaltyClient : IDisposable
     public Task<PrintJob> ReportPrintResultAsync(ReportPrintResultRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_fiscal.ReportPrintResultAsync, request, options, cancellationToken);
 
+    /// <summary>Sends a printed receipt's link again by SMS or e-mail; UNAVAILABLE when the gateway did not take it.</summary>
+    public Task<PrintJob> ResendReceiptAsync(ResendReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.ResendReceiptAsync, request, options, cancellationToken);
+
     public Task<DriverMode> SetDriverModeAsync(SetDriverModeRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_fiscal.SetDriverModeAsync, request, options, cancellationToken);
 

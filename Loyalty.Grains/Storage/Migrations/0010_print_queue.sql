@@ -21,6 +21,8 @@ CREATE TABLE print_jobs (
     submitted_by        text NOT NULL,
     submitted_at        timestamptz NOT NULL,
     updated_at          timestamptz NOT NULL,
+    -- What became of the receipt link sent by SMS or e-mail.
+    notice              text,
     -- Idempotency: one job per operation id within a store (the drivers' keys are the store's).
     UNIQUE (store_id, operation_id),
     -- Queue order per register.

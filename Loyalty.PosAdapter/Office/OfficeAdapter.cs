@@ -60,7 +60,7 @@ public sealed class OfficeAdapter : IAsyncDisposable
     public AtolFiscalDriver Printer => _printer;
 
     /// <summary>Called after each job is handled (tests and the log).</summary>
-    public Action<OfficeJobOutcome>? JobHandled { get; init; }
+    public Action<OfficeJobOutcome>? JobHandled { get; set; }
 
     /// <summary>Runs until cancelled: the feed, reconnecting after outages; ABORTED (another adapter took the register over) ends it.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)

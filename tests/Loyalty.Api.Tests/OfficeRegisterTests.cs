@@ -330,6 +330,49 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync(display + "/qr.png")).StatusCode);
     }
 
+    private async Task<(int ExitCode, string Output, string Error)> CliAsync(CancellationToken cancellationToken, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await Loyalty.PosAdapter.Cli.LoyaltyCommandLine.RunAsync([.. args, "--server", server.GrpcAddress.ToString(), "--key", server.AdminKey],
+            new System.CommandLine.InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task The_command_line_submits_a_sale_from_a_file_the_office_adapter_command_prints_it_and_status_shows_both_sides()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"sale-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, Google.Protobuf.JsonFormatter.Default.Format(Sale("cli-1", 432_10, 31)));
+        using var stop = new CancellationTokenSource();
+        var office = CliAsync(stop.Token, "office", "run", "--atol", _printer.BaseAddress.ToString(), "--store", _store, "--register", Office, "--data-dir", _journal);
+        try
+        {
+            var (code, output, error) = await CliAsync(CancellationToken.None, "fiscal", "print", file, "--wait");
+            var jobId = output.Split('\n').First(l => l.StartsWith("job ", StringComparison.Ordinal))["job".Length..].Trim();
+            var status = await CliAsync(CancellationToken.None, "fiscal", "status", jobId);
+            stop.Cancel();
+            var (officeCode, officeOutput, _) = await office;
+            var journal = await CliAsync(CancellationToken.None, "office", "status", "--store", _store, "--register", Office, "--data-dir", _journal);
+            var missing = await CliAsync(CancellationToken.None, "fiscal", "print", file + ".missing");
+
+            Assert.True(code == 0, error);
+            Assert.Contains("done", output);
+            Assert.True(status.Output.Contains($"FD               {_printer.Receipts.Single().FiscalDocumentNumber}"), status.Output);
+            Assert.Contains("432.10", status.Output);
+            Assert.Equal(0, officeCode);
+            Assert.True(officeOutput.Contains(jobId), officeOutput);
+            Assert.Matches(@"printed\s+1\n", journal.Output);
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("no such file", missing.Error);
+        }
+        finally
+        {
+            stop.Cancel();
+            File.Delete(file);
+        }
+    }
+
     /// <summary>Forwards to the printer; the Nth POST of a job goes through and then the adapter is killed before it reads the answer.</summary>
     private sealed class KillAfterPost(int nth, CancellationTokenSource kill) : DelegatingHandler(new SocketsHttpHandler())
     {

@@ -51,8 +51,7 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
     public async Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
     {
         PrintQueue.Validate(request);
-        if (await store.LoadByOperationAsync(storeId, request.OperationId, cancellationToken) is { } existing)
-            return PrintQueue.Resubmit(existing, PrintJobStore.SerializeRequest(existing.Request) == PrintJobStore.SerializeRequest(request));
+        // A retried submit was usually answered by PrintQueues before the turn; the insert's unique key catches the rest.
         var job = PrintQueue.Submit(request, PrintQueue.NewJobId(), _lastSequence + 1, PrintQueue.NewReceiptToken(), time.GetUtcNow());
         if (!await store.TryInsertAsync(job, cancellationToken))
         {
@@ -224,10 +223,13 @@ public sealed class PrintQueues(PrintJobStore store, GrainRuntime cards, TimePro
     }
 
     /// <summary>Submits a sale to its register's queue.</summary>
-    public Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
+    public async Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
     {
         PrintQueue.Validate(request);
-        return InvokeAsync(request.StoreId, request.OfficeRegisterId, q => q.SubmitAsync(request, cancellationToken), cancellationToken);
+        // A retry is answered from the database without taking the register's turn: the turn is for new jobs.
+        if (await store.LoadByOperationAsync(request.StoreId, request.OperationId, cancellationToken) is { } existing)
+            return PrintQueue.Resubmit(existing, PrintJobStore.SerializeRequest(existing.Request) == PrintJobStore.SerializeRequest(request));
+        return await InvokeAsync(request.StoreId, request.OfficeRegisterId, q => q.SubmitAsync(request, cancellationToken), cancellationToken);
     }
 
     /// <summary>Applies a result report to the job's register queue; NotFound for an unknown job.</summary>

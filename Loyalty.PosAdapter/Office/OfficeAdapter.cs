@@ -17,6 +17,11 @@ public sealed record OfficeAdapterOptions
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Attempts of one result report through a server outage before the job is left for the next feed (which hands it out again).</summary>
     public int ReportAttempts { get; init; } = 5;
+    /// <summary>
+    /// Result reports on their way while the next receipt prints. Reporting off the printer's path
+    /// keeps the server's round trip out of the register's cycle; past this bound printing waits.
+    /// </summary>
+    public int MaxReportsInFlight { get; init; } = 8;
 }
 
 /// <summary>What the adapter did with one job (for the log and the tests).</summary>
@@ -65,12 +70,19 @@ public sealed class OfficeAdapter : IAsyncDisposable
     /// <summary>Runs until cancelled: the feed, reconnecting after outages; ABORTED (another adapter took the register over) ends it.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        if (_options.MaxReportsInFlight < 1) throw new ArgumentException("MaxReportsInFlight must be at least 1.");
         while (!cancellationToken.IsCancellationRequested)
         {
+            var reports = new List<Task>();
             try
             {
                 await foreach (var task in _server.ReceivePrintJobsAsync(_options.StoreId, _options.RegisterId, cancellationToken: cancellationToken))
-                    await HandleAsync(task, cancellationToken);
+                {
+                    var outcome = await PrintAsync(task, cancellationToken);
+                    reports.RemoveAll(r => r.IsCompleted);
+                    if (reports.Count >= _options.MaxReportsInFlight) await Task.WhenAny(reports);
+                    reports.Add(FinishAsync(task.JobId, outcome, cancellationToken));
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { return; }
             catch (RpcException aborted) when (aborted.StatusCode == StatusCode.Aborted) { throw; }
@@ -78,12 +90,25 @@ public sealed class OfficeAdapter : IAsyncDisposable
             {
                 if (cancellationToken.IsCancellationRequested) return;
             }
+            finally
+            {
+                // Reports never fault (FinishAsync keeps their failures); a report lost here is sent again for the job the next feed hands out.
+                await Task.WhenAll(reports);
+            }
             await Task.Delay(_options.ReconnectDelay, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
     /// <summary>Prints (or resumes) one job and reports its outcome; returns when the job is final or passed to a person.</summary>
-    public async Task<OfficeJobOutcome> HandleAsync(PrintJobTask task, CancellationToken cancellationToken)
+    public async Task<OfficeJobOutcome> HandleAsync(PrintJobTask task, CancellationToken cancellationToken) =>
+        await FinishAsync(task.JobId, await PrintAsync(task, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Prints (or resumes) one job until it is final or passed to a person. While the register waits
+    /// for a person, the job is reported as needs attention and tried again every
+    /// <see cref="OfficeAdapterOptions.RetryInterval"/>; an outcome not known yet is asked again.
+    /// </summary>
+    private async Task<FiscalOutcome> PrintAsync(PrintJobTask task, CancellationToken cancellationToken)
     {
         var key = DocumentKey(task.JobId);
         FiscalOutcome outcome;
@@ -107,8 +132,17 @@ public sealed class OfficeAdapter : IAsyncDisposable
             await Task.Delay(_options.RetryInterval, cancellationToken);
             outcome = await _printer.ResumeAsync(key, cancellationToken);
         }
-        var reported = await ReportAsync(task.JobId, outcome, cancellationToken);
-        var handled = new OfficeJobOutcome(task.JobId, outcome, reported);
+        return outcome;
+    }
+
+    /// <summary>Reports a final (or hand-checked) outcome; a refusal or an outage leaves it for the next feed and never faults.</summary>
+    private async Task<OfficeJobOutcome> FinishAsync(string jobId, FiscalOutcome outcome, CancellationToken cancellationToken)
+    {
+        PrintJob? reported = null;
+        try { reported = await ReportAsync(jobId, outcome, cancellationToken); }
+        catch (RpcException) { /* refused (e.g. a contradiction the server names) or the server went away: the job stays open on the server */ }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+        var handled = new OfficeJobOutcome(jobId, outcome, reported);
         JobHandled?.Invoke(handled);
         return handled;
     }

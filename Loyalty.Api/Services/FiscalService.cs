@@ -71,6 +71,14 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
         return FiscalMapping.ToWire(after);
     }
 
+    public override async Task<V1.PrintJob> ReprintReceipt(V1.ReprintReceiptRequest request, ServerCallContext context)
+    {
+        var caller = access.Register(context);
+        var job = await queues.GetAsync(request.JobId, context.CancellationToken);
+        access.RegisterOfStore(context, job.Request.StoreId);
+        return FiscalMapping.ToWire(await queues.ReprintAsync(job, request.OperationId, caller.KeyId, context.CancellationToken));
+    }
+
     public override async Task<V1.PrintJob> ResendReceipt(V1.ResendReceiptRequest request, ServerCallContext context)
     {
         access.Register(context);
@@ -215,6 +223,7 @@ internal static class FiscalMapping
             SubmittedAt = Timestamp.FromDateTimeOffset(job.SubmittedAt),
             UpdatedAt = Timestamp.FromDateTimeOffset(job.UpdatedAt),
             Notice = job.Notice ?? "",
+            ReprintOf = job.Request.ReprintOf ?? "",
         };
         if (job.Fiscal is { } f)
         {
@@ -240,6 +249,14 @@ internal static class FiscalMapping
             Receipt = new V1.Receipt { Ref = ProtoMapping.ToWire(r.Receipt.Ref) },
             ElectronicOnly = r.ElectronicOnly,
         };
+        if (r.CopyOf is { } copy)
+        {
+            task.Copy = new V1.ReceiptCopy
+            {
+                OriginalJobId = r.ReprintOf ?? "", FiscalDocumentNumber = copy.FiscalDocumentNumber, FiscalSign = copy.FiscalSign, FnNumber = copy.FnNumber,
+                DocumentDateTime = copy.DocumentDateTime, Total = copy.TotalKopecks, QrCode = copy.QrCode, ShiftNumber = copy.ShiftNumber, FiscalReceiptNumber = copy.ReceiptNumber,
+            };
+        }
         foreach (var l in r.Receipt.Lines)
             task.Receipt.Lines.Add(new V1.ReceiptLine { Sku = l.Sku, Category = l.Category, Name = l.Name, QuantityMilli = l.QuantityMilli, Price = l.PriceKopecks, Amount = l.AmountKopecks });
         foreach (var l in r.Lines) task.Lines.Add(new V1.FiscalLineDetail { Sku = l.Sku, BonusDiscount = l.BonusDiscountKopecks, Vat = ToWire(l.Vat) });

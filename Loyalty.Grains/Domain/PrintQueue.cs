@@ -41,7 +41,9 @@ public sealed record PrintCustomer(string? Name, string? Inn, string? Email, str
 /// <see cref="Lines"/> give each line's bonus discount and VAT. Immutable.
 /// </summary>
 /// <param name="ElectronicOnly">No paper: delivery SMS, e-mail or none, or the driver's mode 3.</param>
-/// <param name="SubmittedBy">The submitting key's id (who may read the job's link later).</param>
+/// <param name="SubmittedBy">The submitting key's id.</param>
+/// <param name="ReprintOf">Set for a copy: the done job whose receipt is printed again (non-fiscal, no bonuses).</param>
+/// <param name="CopyOf">The copied receipt's fiscal data, printed on the copy.</param>
 public sealed record PrintJobRequest(
     string OperationId,
     string OfficeRegisterId,
@@ -53,7 +55,9 @@ public sealed record PrintJobRequest(
     PrintCustomer? Customer,
     ReceiptDeliveryKind Delivery,
     bool ElectronicOnly,
-    string SubmittedBy)
+    string SubmittedBy,
+    string? ReprintOf = null,
+    PrintFiscalData? CopyOf = null)
 {
     public string StoreId => Receipt.Ref.StoreId;
 
@@ -179,9 +183,26 @@ public static class PrintQueue
     public static PrintJob Submit(PrintJobRequest request, string jobId, long sequence, string receiptToken, DateTimeOffset now)
     {
         Validate(request);
-        var held = !string.IsNullOrEmpty(request.HoldId) || !string.IsNullOrEmpty(request.CardNumber);
+        var held = request.ReprintOf is null && (!string.IsNullOrEmpty(request.HoldId) || !string.IsNullOrEmpty(request.CardNumber));
         return new PrintJob(jobId, sequence, request, PrintJobState.Queued, "Queued for the office register.", null, null,
             held ? BonusSettlement.Held : BonusSettlement.None, null, receiptToken, 0, now, now);
+    }
+
+    /// <summary>
+    /// The request for a paper copy of <paramref name="original"/>'s receipt: the same lines and
+    /// payments, no hold or card (bonuses are booked once, by the original), printed on paper as a
+    /// non-fiscal document carrying the original's fiscal data. Only a done job has a receipt to copy
+    /// (FAILED_PRECONDITION otherwise).
+    /// </summary>
+    public static PrintJobRequest Reprint(PrintJob original, string operationId, string submittedBy)
+    {
+        if (original.State != PrintJobState.Done || original.Fiscal is null)
+            throw new CardException(CardErrorCode.AlreadyResolved, $"Job {original.JobId} is {original.State}: only a printed receipt can be printed again.");
+        return original.Request with
+        {
+            OperationId = operationId, HoldId = null, CardNumber = null, Delivery = ReceiptDeliveryKind.Paper, ElectronicOnly = false,
+            SubmittedBy = submittedBy, ReprintOf = original.Request.ReprintOf ?? original.JobId, CopyOf = original.Fiscal,
+        };
     }
 
     /// <summary>

@@ -239,6 +239,10 @@ public sealed class PrintQueues(PrintJobStore store, GrainRuntime cards, TimePro
         return await InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.ReportAsync(job, report, cancellationToken), cancellationToken);
     }
 
+    /// <summary>Queues a paper copy of a done job's receipt on the job's register (idempotent by <paramref name="operationId"/>).</summary>
+    public Task<PrintJob> ReprintAsync(PrintJob original, string operationId, string submittedBy, CancellationToken cancellationToken) =>
+        SubmitAsync(PrintQueue.Reprint(original, operationId, submittedBy), cancellationToken);
+
     /// <summary>Records what became of sending a job's receipt link.</summary>
     public Task<PrintJob> NoteAsync(PrintJob job, string notice, CancellationToken cancellationToken) =>
         InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.NoteAsync(job.JobId, notice, cancellationToken), cancellationToken);

@@ -62,6 +62,18 @@ public static partial class LoyaltyCommandLine
             return ExitCodes.Success;
         });
 
+        var reprintJob = new Argument<string>("job") { Description = "The printed job (pj_…) whose receipt to copy." };
+        var reprintOperation = new Option<string?>("--operation-id") { Description = "The copy's operation id, to repeat the command safely (default: a new one)." };
+        var reprint = new Command("reprint", "Print a paper copy of a printed receipt on its office register (a non-fiscal document headed КОПИЯ with the same fiscal data and QR code).")
+            { reprintJob, reprintOperation };
+        SetClientAction(reprint, globals, async (parseResult, session, cancellationToken) =>
+        {
+            var request = new ReprintReceiptRequest { JobId = parseResult.GetRequiredValue(reprintJob), OperationId = parseResult.GetValue(reprintOperation) ?? $"reprint-{Guid.NewGuid():N}" };
+            var job = await RetryPolicy.Default.ExecuteAsync(request, (r, token) => session.Client.ReprintReceiptAsync(r, null, token), cancellationToken);
+            session.Output.Reply(job, () => WritePrintJob(session.Output, job));
+            return ExitCodes.Success;
+        });
+
         var mode = new Option<string>("--mode") { Description = "paper or electronic (mode 3: no paper unless a sale asks for it).", Required = true };
         var keyId = new Option<string?>("--key-id") { Description = "Another key's id (admin keys only); default: the calling key." };
         var driverMode = new Command("mode", "Set a driver's receipts to paper or electronic (mode 3) by default.") { mode, keyId };
@@ -78,7 +90,7 @@ public static partial class LoyaltyCommandLine
             return ExitCodes.Success;
         });
 
-        return new Command("fiscal", "Fiscal receipts printed by an office register: submit, follow, resend, a driver's mode.") { print, status, resend, driverMode };
+        return new Command("fiscal", "Fiscal receipts printed by an office register: submit, follow, reprint, resend, a driver's mode.") { print, status, reprint, resend, driverMode };
     }
 
     private static void WritePrintJob(Output output, PrintJob job) => output.KeyValues(
@@ -97,6 +109,7 @@ public static partial class LoyaltyCommandLine
         ("delivery", Output.Words(job.Delivery)),
         ("bonuses", job.Bonuses),
         ("notice", job.Notice),
+        ("copy of", job.ReprintOf),
         ("message", job.Message));
 
     private static Command BuildOfficeCommand(GlobalOptions globals)

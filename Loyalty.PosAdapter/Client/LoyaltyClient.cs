@@ -196,6 +196,10 @@ public sealed class LoyaltyClient : IDisposable
     public Task<PrintJob> ReportPrintResultAsync(ReportPrintResultRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_fiscal.ReportPrintResultAsync, request, options, cancellationToken);
 
+    /// <summary>Queues a paper copy of a printed receipt on its office register; answers the copy's job.</summary>
+    public Task<PrintJob> ReprintReceiptAsync(ReprintReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.ReprintReceiptAsync, request, options, cancellationToken);
+
     /// <summary>Sends a printed receipt's link again by SMS or e-mail; UNAVAILABLE when the gateway did not take it.</summary>
     public Task<PrintJob> ResendReceiptAsync(ResendReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_fiscal.ResendReceiptAsync, request, options, cancellationToken);

@@ -114,7 +114,9 @@ public sealed class OfficeAdapter : IAsyncDisposable
         FiscalOutcome outcome;
         try
         {
-            outcome = await _printer.PrintAsync(ToFiscalReceipt(task), cancellationToken);
+            outcome = task.Copy is { } copy
+                ? await PrintCopyAsync(task, copy, cancellationToken)
+                : await _printer.PrintAsync(ToFiscalReceipt(task), cancellationToken);
         }
         catch (Exception refused) when (refused is FiscalReceiptException or InvalidOperationException)
         {
@@ -130,9 +132,29 @@ public sealed class OfficeAdapter : IAsyncDisposable
                 lastReported = outcome.Message;
             }
             await Task.Delay(_options.RetryInterval, cancellationToken);
-            outcome = await _printer.ResumeAsync(key, cancellationToken);
+            outcome = task.Copy is { } again ? await PrintCopyAsync(task, again, cancellationToken) : await _printer.ResumeAsync(key, cancellationToken);
         }
         return outcome;
+    }
+
+    /// <summary>A copy of a printed receipt: its lines and totals as text, then its QR code; done carries the original's fiscal data.</summary>
+    private async Task<FiscalOutcome> PrintCopyAsync(PrintJobTask task, ReceiptCopy copy, CancellationToken cancellationToken)
+    {
+        var receipt = ToFiscalReceipt(task);
+        var lines = new List<string>();
+        foreach (var line in receipt.Lines)
+        {
+            lines.Add($"{line.Name} {line.QuantityMilli / 1000m:0.###} x {Money.Format(line.PriceKopecks)} = {Money.Format(line.AmountAfterDiscountKopecks)}");
+            if (line.BonusDiscountKopecks > 0) lines.Add($"  Скидка (бонусы) {Money.Format(line.BonusDiscountKopecks)}");
+        }
+        lines.Add($"ИТОГ {Money.Format(copy.Total)}");
+        lines.Add($"ФН {copy.FnNumber} ФД {copy.FiscalDocumentNumber} ФП {copy.FiscalSign}");
+        lines.Add($"Смена {copy.ShiftNumber} чек {copy.FiscalReceiptNumber} {copy.DocumentDateTime}");
+        var printed = await _printer.PrintCopyAsync(DocumentKey(task.JobId), lines, copy.QrCode, cancellationToken);
+        if (printed.State != FiscalState.Printed) return printed;
+        var original = new FiscalData(copy.FiscalDocumentNumber, copy.FiscalSign, copy.FnNumber, (int)copy.ShiftNumber, (int)copy.FiscalReceiptNumber,
+            DateTimeOffset.Parse(copy.DocumentDateTime, System.Globalization.CultureInfo.InvariantCulture), copy.Total, "", "");
+        return printed with { Fiscal = original, QrCode = copy.QrCode, Message = $"A copy of FD {copy.FiscalDocumentNumber} was printed." };
     }
 
     /// <summary>Reports a final (or hand-checked) outcome; a refusal or an outage leaves it for the next feed and never faults.</summary>

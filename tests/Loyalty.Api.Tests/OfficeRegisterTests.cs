@@ -373,6 +373,31 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         }
     }
 
+    [Fact]
+    public async Task A_reprint_prints_a_non_fiscal_copy_with_the_same_fiscal_data_and_QR_code_and_no_new_fiscal_document()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("to-copy", 780_00, 41));
+        var early = await Assert.ThrowsAsync<RpcException>(() => _driver.ReprintReceiptAsync(new ReprintReceiptRequest { JobId = job.JobId, OperationId = "copy-early" }));
+        PrintJob copy;
+        await using (StartAdapter())
+        {
+            job = await UntilAsync(job.JobId, PrintJobState.Done);
+            copy = await _driver.ReprintReceiptAsync(new ReprintReceiptRequest { JobId = job.JobId, OperationId = "copy-1" });
+            var again = await _driver.ReprintReceiptAsync(new ReprintReceiptRequest { JobId = job.JobId, OperationId = "copy-1" });
+            Assert.Equal(copy.JobId, again.JobId);
+            copy = await UntilAsync(copy.JobId, PrintJobState.Done);
+        }
+
+        Assert.Equal(StatusCode.FailedPrecondition, early.StatusCode);
+        Assert.Single(_printer.Receipts);
+        var printed = Assert.Single(_printer.NonFiscalDocuments);
+        var items = printed["items"]!.AsArray().Select(i => i!.AsObject()).ToList();
+        Assert.Equal("КОПИЯ", (string?)items[0]["text"]);
+        Assert.Equal(job.QrCode, (string?)items.Single(i => (string?)i["type"] == "barcode")["barcode"]);
+        Assert.Contains(items, i => ((string?)i["text"] ?? "").Contains($"ФД {job.FiscalDocumentNumber} ФП {job.FiscalSign}", StringComparison.Ordinal));
+        Assert.Equal((job.JobId, job.FiscalDocumentNumber, job.QrCode), (copy.ReprintOf, copy.FiscalDocumentNumber, copy.QrCode));
+    }
+
     /// <summary>Forwards to the printer; the Nth POST of a job goes through and then the adapter is killed before it reads the answer.</summary>
     private sealed class KillAfterPost(int nth, CancellationTokenSource kill) : DelegatingHandler(new SocketsHttpHandler())
     {

@@ -398,6 +398,35 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         Assert.Equal((job.JobId, job.FiscalDocumentNumber, job.QrCode), (copy.ReprintOf, copy.FiscalDocumentNumber, copy.QrCode));
     }
 
+    [Fact]
+    public async Task A_driver_in_mode_3_sends_receipts_electronically_by_default_while_another_driver_keeps_paper()
+    {
+        using var paperDriver = await PosClientAsync(_store, "paper driver");
+        var mode = await _driver.SetDriverModeAsync(new SetDriverModeRequest { ElectronicOnly = true });
+        var other = await Assert.ThrowsAsync<RpcException>(() => paperDriver.SetDriverModeAsync(new SetDriverModeRequest { KeyId = mode.KeyId, ElectronicOnly = false }));
+        var customer = new FiscalCustomerInfo { DeliveryAddress = new DeliveryAddressContacts { OfdContact = "client@example.ru" } };
+        var electronic = Sale("mode3-1", 150_00, 51);
+        electronic.Delivery = ReceiptDelivery.Unspecified;
+        electronic.Customer = customer;
+        var paper = Sale("mode3-2", 160_00, 52);
+        paper.Delivery = ReceiptDelivery.Unspecified;
+        paper.Customer = customer;
+
+        var first = await _driver.SubmitReceiptAsync(electronic);
+        var second = await paperDriver.SubmitReceiptAsync(paper);
+        await using (StartAdapter())
+        {
+            await UntilAsync(first.JobId, PrintJobState.Done);
+            await UntilAsync(second.JobId, PrintJobState.Done);
+        }
+
+        Assert.Equal(StatusCode.PermissionDenied, other.StatusCode);
+        Assert.Equal((ReceiptDelivery.None, ReceiptDelivery.Paper), (first.Delivery, second.Delivery));
+        Assert.True((bool?)_printer.Receipts.Single(d => d.TotalKopecks == 150_00).Task["electronically"]);
+        Assert.False((bool?)_printer.Receipts.Single(d => d.TotalKopecks == 160_00).Task["electronically"]);
+        Assert.Equal("client@example.ru", (string?)_printer.Receipts.Single(d => d.TotalKopecks == 160_00).Task["clientInfo"]?["emailOrPhone"]);
+    }
+
     /// <summary>Forwards to the printer; the Nth POST of a job goes through and then the adapter is killed before it reads the answer.</summary>
     private sealed class KillAfterPost(int nth, CancellationTokenSource kill) : DelegatingHandler(new SocketsHttpHandler())
     {

@@ -13,7 +13,12 @@ public sealed record PrintQueueLimits
     public int MaxWaitingCallsPerRegister { get; init; } = 256;
     /// <summary>Jobs a feed hands out ahead of their results, so the adapter never waits for the server between two receipts.</summary>
     public int FeedWindow { get; init; } = 16;
+    /// <summary>Submits stored in one commit when many wait for the register's turn at once (a burst of drivers).</summary>
+    public int MaxSubmitBatch { get; init; } = 64;
 }
+
+/// <summary>A submit's answer in a batch: the job, or why its operation id was refused.</summary>
+public sealed record SubmitResult(PrintJob? Job, Exception? Error);
 
 /// <summary>
 /// The print queue of one office register: the future <c>PrintQueueGrain</c> (keyed by store and
@@ -47,23 +52,47 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
             await SettleBonusesAsync(job, cancellationToken);
     }
 
-    /// <summary>Queues a sale, or answers the job its operation id already made. Durable before it returns.</summary>
+    /// <summary>
+    /// Queues sales (already validated), each answered with its job or the refusal of its operation
+    /// id, in one database commit: submits that waited for the register's turn together are stored
+    /// together. Durable before it returns.
+    /// </summary>
+    public async Task<IReadOnlyList<SubmitResult>> SubmitManyAsync(IReadOnlyList<PrintJobRequest> requests, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var jobs = requests.Select((request, i) => PrintQueue.Submit(request, PrintQueue.NewJobId(), _lastSequence + 1 + i, PrintQueue.NewReceiptToken(), now)).ToList();
+        var inserted = await store.TryInsertManyAsync(jobs, cancellationToken);
+        // Sequences of refused rows stay unused: gaps are harmless, the order is what counts.
+        _lastSequence += jobs.Count;
+        var results = new SubmitResult[jobs.Count];
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            if (inserted[i])
+            {
+                _open[jobs[i].Sequence] = jobs[i];
+                results[i] = new SubmitResult(jobs[i], null);
+                continue;
+            }
+            // The operation id was taken meanwhile (a retry in the same batch, or through another register's queue of the store).
+            var other = await store.LoadByOperationAsync(storeId, requests[i].OperationId, cancellationToken);
+            try
+            {
+                results[i] = other is null
+                    ? new SubmitResult(null, new InvalidOperationException($"Operation {requests[i].OperationId} conflicted but is not stored."))
+                    : new SubmitResult(PrintQueue.Resubmit(other, PrintJobStore.SerializeRequest(other.Request) == PrintJobStore.SerializeRequest(requests[i])), null);
+            }
+            catch (CardException refused) { results[i] = new SubmitResult(null, refused); }
+        }
+        if (inserted.Any(x => x)) Signal();
+        return results;
+    }
+
+    /// <summary>Queues one sale (see <see cref="SubmitManyAsync"/>).</summary>
     public async Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
     {
         PrintQueue.Validate(request);
-        // A retried submit was usually answered by PrintQueues before the turn; the insert's unique key catches the rest.
-        var job = PrintQueue.Submit(request, PrintQueue.NewJobId(), _lastSequence + 1, PrintQueue.NewReceiptToken(), time.GetUtcNow());
-        if (!await store.TryInsertAsync(job, cancellationToken))
-        {
-            // Submitted meanwhile through another register's queue of the store.
-            var other = await store.LoadByOperationAsync(storeId, request.OperationId, cancellationToken)
-                ?? throw new InvalidOperationException($"Operation {request.OperationId} conflicted but is not stored.");
-            return PrintQueue.Resubmit(other, PrintJobStore.SerializeRequest(other.Request) == PrintJobStore.SerializeRequest(request));
-        }
-        _lastSequence = job.Sequence;
-        _open[job.Sequence] = job;
-        Signal();
-        return job;
+        var result = (await SubmitManyAsync([request], cancellationToken))[0];
+        return result.Job ?? throw result.Error!;
     }
 
     /// <summary>
@@ -192,6 +221,8 @@ public sealed class PrintQueues(PrintJobStore store, GrainRuntime cards, TimePro
     {
         public OfficePrintQueue Queue { get; } = queue;
         public SemaphoreSlim Turn { get; } = new(1, 1);
+        /// <summary>Submits waiting to be stored by whichever call takes the turn next (one commit for all of them).</summary>
+        public ConcurrentQueue<(PrintJobRequest Request, TaskCompletionSource<PrintJob> Answer)> PendingSubmits { get; } = new();
         public int Waiting;
         public CancellationTokenSource? Feed;
     }
@@ -229,7 +260,29 @@ public sealed class PrintQueues(PrintJobStore store, GrainRuntime cards, TimePro
         // A retry is answered from the database without taking the register's turn: the turn is for new jobs.
         if (await store.LoadByOperationAsync(request.StoreId, request.OperationId, cancellationToken) is { } existing)
             return PrintQueue.Resubmit(existing, PrintJobStore.SerializeRequest(existing.Request) == PrintJobStore.SerializeRequest(request));
-        return await InvokeAsync(request.StoreId, request.OfficeRegisterId, q => q.SubmitAsync(request, cancellationToken), cancellationToken);
+        var slot = SlotOf(request.StoreId, request.OfficeRegisterId);
+        var answer = new TaskCompletionSource<PrintJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        slot.PendingSubmits.Enqueue((request, answer));
+        await InvokeAsync(request.StoreId, request.OfficeRegisterId, async q =>
+        {
+            // Whoever takes the turn stores every submit waiting by then (up to MaxSubmitBatch): one commit instead of one each.
+            var batch = new List<(PrintJobRequest Request, TaskCompletionSource<PrintJob> Answer)>();
+            while (batch.Count < Limits.MaxSubmitBatch && slot.PendingSubmits.TryDequeue(out var pending)) batch.Add(pending);
+            if (batch.Count == 0) return 0;
+            try
+            {
+                var results = await q.SubmitManyAsync([.. batch.Select(b => b.Request)], CancellationToken.None);
+                for (var i = 0; i < batch.Count; i++)
+                    if (results[i].Job is { } job) batch[i].Answer.TrySetResult(job);
+                    else batch[i].Answer.TrySetException(results[i].Error!);
+            }
+            catch (Exception failed)
+            {
+                foreach (var b in batch) b.Answer.TrySetException(failed);
+            }
+            return batch.Count;
+        }, cancellationToken);
+        return await answer.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Applies a result report to the job's register queue; NotFound for an unknown job.</summary>

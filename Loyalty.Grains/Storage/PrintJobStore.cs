@@ -12,19 +12,32 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
     private const string Columns =
         "job_id, sequence, request, state, message, contact_used, fiscal, bonuses, bonus_message, receipt_token, deliveries, submitted_at, updated_at, notice";
 
-    /// <summary>Inserts a new job; false when its operation id is taken in its store (the caller then loads that job).</summary>
-    public async Task<bool> TryInsertAsync(PrintJob job, CancellationToken cancellationToken)
+    /// <summary>
+    /// Inserts new jobs in one round trip and one commit (an Npgsql batch is one implicit
+    /// transaction); per job, false when its operation id is taken in its store (the caller then
+    /// loads that job).
+    /// </summary>
+    public async Task<bool[]> TryInsertManyAsync(IReadOnlyList<PrintJob> jobs, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            $"INSERT INTO print_jobs ({Columns}, store_id, office_register_id, operation_id, submitted_by) " +
-            "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) " +
-            "ON CONFLICT (store_id, operation_id) DO NOTHING");
-        AddRow(command, job);
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Request.StoreId });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Request.OfficeRegisterId });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Request.OperationId });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Request.SubmittedBy });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var job in jobs)
+        {
+            var command = new NpgsqlBatchCommand(
+                $"INSERT INTO print_jobs ({Columns}, store_id, office_register_id, operation_id, submitted_by) " +
+                "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) " +
+                "ON CONFLICT (store_id, operation_id) DO NOTHING");
+            AddRow(command.Parameters, job);
+            command.Parameters.Add(new NpgsqlParameter { Value = job.Request.StoreId });
+            command.Parameters.Add(new NpgsqlParameter { Value = job.Request.OfficeRegisterId });
+            command.Parameters.Add(new NpgsqlParameter { Value = job.Request.OperationId });
+            command.Parameters.Add(new NpgsqlParameter { Value = job.Request.SubmittedBy });
+            batch.BatchCommands.Add(command);
+        }
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        var inserted = new bool[jobs.Count];
+        for (var i = 0; i < jobs.Count; i++) inserted[i] = batch.BatchCommands[i].RecordsAffected == 1;
+        return inserted;
     }
 
     /// <summary>Writes a job's changing fields (state, outcome, bonuses, deliveries).</summary>
@@ -127,22 +140,22 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         return (await ReadAsync(command, cancellationToken)).SingleOrDefault();
     }
 
-    private static void AddRow(NpgsqlCommand command, PrintJob job)
+    private static void AddRow(NpgsqlParameterCollection parameters, PrintJob job)
     {
-        command.Parameters.Add(new NpgsqlParameter { Value = job.JobId });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Sequence });
-        command.Parameters.Add(new NpgsqlParameter { Value = SerializeRequest(job.Request) });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.State.ToString() });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Message });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)job.ContactUsed ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Fiscal is null ? DBNull.Value : Json.Serialize(job.Fiscal) });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Bonuses.ToString() });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)job.BonusMessage ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.ReceiptToken });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.Deliveries });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.SubmittedAt });
-        command.Parameters.Add(new NpgsqlParameter { Value = job.UpdatedAt });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)job.Notice ?? DBNull.Value });
+        parameters.Add(new NpgsqlParameter { Value = job.JobId });
+        parameters.Add(new NpgsqlParameter { Value = job.Sequence });
+        parameters.Add(new NpgsqlParameter { Value = SerializeRequest(job.Request) });
+        parameters.Add(new NpgsqlParameter { Value = job.State.ToString() });
+        parameters.Add(new NpgsqlParameter { Value = job.Message });
+        parameters.Add(new NpgsqlParameter { Value = (object?)job.ContactUsed ?? DBNull.Value });
+        parameters.Add(new NpgsqlParameter { Value = job.Fiscal is null ? DBNull.Value : Json.Serialize(job.Fiscal) });
+        parameters.Add(new NpgsqlParameter { Value = job.Bonuses.ToString() });
+        parameters.Add(new NpgsqlParameter { Value = (object?)job.BonusMessage ?? DBNull.Value });
+        parameters.Add(new NpgsqlParameter { Value = job.ReceiptToken });
+        parameters.Add(new NpgsqlParameter { Value = job.Deliveries });
+        parameters.Add(new NpgsqlParameter { Value = job.SubmittedAt });
+        parameters.Add(new NpgsqlParameter { Value = job.UpdatedAt });
+        parameters.Add(new NpgsqlParameter { Value = (object?)job.Notice ?? DBNull.Value });
     }
 
     /// <summary>The request as stored; two submits are the same request when these texts are equal (the submitting key aside: any driver of the store may retry).</summary>

@@ -152,6 +152,18 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task A_burst_of_submits_with_retries_among_them_makes_one_job_per_operation_id_in_one_queue_order()
+    {
+        var submits = Enumerable.Range(0, 40).Select(i => Task.Run(() => _driver.SubmitReceiptAsync(i % 2 == 0 ? Sale("burst-same", 999_00, 1) : Sale($"burst-{i}", 100_00 + i, i + 1)))).ToList();
+        var jobs = await Task.WhenAll(submits);
+
+        var same = jobs.Where((_, i) => i % 2 == 0).Select(j => j.JobId).Distinct();
+        Assert.Single(same);
+        Assert.Equal(21, jobs.Select(j => j.JobId).Distinct().Count());
+        Assert.Equal(21, jobs.DistinctBy(j => j.JobId).Select(j => j.Sequence).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Payments_that_do_not_add_up_to_the_receipt_after_bonuses_are_refused_and_nothing_is_queued()
     {
         var sale = Sale("bad-sum", 500_00, 1);

@@ -70,6 +70,12 @@ await using var adapter = OfficeAdapter.Open(new OfficeAdapterOptions
 }, officeClient);
 var driverClients = new List<LoyaltyClient>();
 for (var d = 0; d < drivers; d++) driverClients.Add(await PosAsync($"driver {d}"));
+// Each driver's connection opened and key verified before the clock starts (a driver's app stays connected).
+await Task.WhenAll(driverClients.Select(async c =>
+{
+    try { await c.GetPrintJobAsync("pj_warm_up", cancellationToken: stop.Token); }
+    catch (RpcException missing) when (missing.StatusCode == Loyalty.Protos.StatusCode.NotFound) { }
+}));
 var total = drivers * perDriver;
 Log($"server on {server.GrpcAddress}, printer on {printer.BaseAddress} ({printMs} ms per receipt); {drivers} drivers × {perDriver} receipts");
 
@@ -141,6 +147,7 @@ static string Ms(double value) => value.ToString("0.00", CultureInfo.InvariantCu
 static double Pct(List<double> values, double p) { var s = values.Order().ToList(); return s.Count == 0 ? 0 : s[Math.Min(s.Count - 1, (int)Math.Ceiling(p * s.Count) - 1)]; }
 var reportTimes = reports.ToList();
 var allSubmits = submits.SelectMany(s => s).ToList();
+var laterSubmits = submits.SelectMany(s => s.Skip(1)).ToList();
 Console.WriteLine($"Office register: {drivers} drivers × {perDriver} receipts = {total}, printer {printMs} ms per receipt, {Environment.ProcessorCount} cores");
 Console.WriteLine();
 Console.WriteLine("| measure | mean | p50 | p99 |");
@@ -151,6 +158,7 @@ Console.WriteLine($"| print through the ATOL driver, ms/receipt | {Ms(prints.Ave
 Console.WriteLine($"| queue added per receipt: printer idle from one receipt to the next, ms | {Ms(gaps.Average())} | {Ms(Pct(gaps, 0.5))} | {Ms(Pct(gaps, 0.99))} |");
 Console.WriteLine($"| result report round trip (off the printer's path), ms | {Ms(reportTimes.Average())} | {Ms(Pct(reportTimes, 0.5))} | {Ms(Pct(reportTimes, 0.99))} |");
 Console.WriteLine($"| driver submit (durable in PostgreSQL), ms | {Ms(allSubmits.Average())} | {Ms(Pct(allSubmits, 0.5))} | {Ms(Pct(allSubmits, 0.99))} |");
+Console.WriteLine($"| driver submit, each driver's first left out, ms | {Ms(laterSubmits.Average())} | {Ms(Pct(laterSubmits, 0.5))} | {Ms(Pct(laterSubmits, 0.99))} |");
 Console.WriteLine($"| all submitted after, s | {submitted.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} | | |");
 Console.WriteLine($"| receipts in the emulated FN | {printedReceipts} | | |");
 try { Directory.Delete(dataDirectory, recursive: true); } catch (IOException) { }

@@ -52,7 +52,7 @@ public sealed class LoyaltyApi
     public void AddServices(IServiceCollection services, GrpcCallGuardOptions guard)
     {
         services.AddSingleton(this);
-        services.AddSingleton(_engine.Runtime);
+        services.AddSingleton(_engine.Cards);
         services.AddSingleton(Keys);
         services.AddSingleton(Access);
         services.AddSingleton(new GrpcCallGuard(guard));

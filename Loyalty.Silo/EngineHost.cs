@@ -38,7 +38,9 @@ public sealed class EngineHost(SiloOptions options, ILoggerFactory loggers, ILog
         {
             Engine = await StartEngineWhenDatabaseIsUpAsync(connectionString, new EngineOptions
             {
-                Runtime = new() { MailboxCapacity = options.MailboxCapacity },
+                Cards = new() { MailboxCapacity = options.MailboxCapacity },
+                Silo = options.Silo,
+                ExitOnFatalError = true,
                 GroupCommit = new() { MaxQueuedWrites = options.MaxQueuedWrites },
             }, cancellationToken);
         }

@@ -91,7 +91,15 @@ public sealed class LoyaltyServer : IAsyncDisposable
         // The engine is started before the web host is even built, so no call can arrive before it is ready.
         // The engine's own loggers live as long as the engine, which outlives the web host.
         var engineLoggers = LoggerFactory.Create(l => l.AddConfiguration(builder.Configuration.GetSection("Logging"))
-            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).AddFilter("Npgsql", LogLevel.Warning));
+            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).AddFilter("Npgsql", LogLevel.Warning)
+            // Orleans narrates every start-up stage and membership step at Information; its warnings (a
+            // suspected or evicted silo, a slow turn) are what an operator needs. The membership service's
+            // own lines (who joined, who was declared dead) stay at Information.
+            .AddFilter("Orleans", LogLevel.Warning).AddFilter("Microsoft.Orleans", LogLevel.Warning)
+            .AddFilter("Orleans.Runtime.MembershipService", LogLevel.Information)
+            // Calls to a silo that was just killed fail and are retried by Orleans' placement (Polly), each
+            // logged with a stack trace; that is the expected path after a crash, not news.
+            .AddFilter("Polly", LogLevel.Error));
         var logger = engineLoggers.CreateLogger<LoyaltyServer>();
         var engine = new EngineHost(options, engineLoggers, engineLoggers.CreateLogger<EngineHost>());
         try

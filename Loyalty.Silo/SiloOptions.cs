@@ -32,6 +32,9 @@ public sealed record SiloOptions(
     public const string RequestBodyTimeoutVariable = "LOYALTY_REQUEST_BODY_TIMEOUT";
     public const string IdleConnectionTimeoutVariable = "LOYALTY_IDLE_CONNECTION_TIMEOUT";
     public const string MaxCallsInProgressVariable = "LOYALTY_MAX_CALLS_IN_PROGRESS";
+    public const string SiloPortVariable = "LOYALTY_SILO_PORT";
+    public const string SiloAddressVariable = "LOYALTY_SILO_ADDRESS";
+    public const string ClusterIdVariable = "LOYALTY_CLUSTER_ID";
 
     /// <summary>
     /// Calls per second per API key. A busy register makes a few calls per receipt, a few receipts a
@@ -45,7 +48,7 @@ public sealed record SiloOptions(
     public const int DefaultIdleConnectionTimeoutSeconds = 130;
 
     /// <summary>Calls waiting for one card's turn; past it callers are refused at once.</summary>
-    public int MailboxCapacity { get; init; } = new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity;
+    public int MailboxCapacity { get; init; } = new Grains.Runtime.CardGrainOptions().MailboxCapacity;
     /// <summary>Writes queued for the ledger writer; past it callers are refused at once.</summary>
     public int MaxQueuedWrites { get; init; } = new Grains.Storage.GroupCommitOptions().MaxQueuedWrites;
     /// <summary>
@@ -65,6 +68,13 @@ public sealed record SiloOptions(
     public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromSeconds(DefaultIdleConnectionTimeoutSeconds);
     /// <summary>gRPC calls in progress in the process; past it a new call gets RESOURCE_EXHAUSTED at once.</summary>
     public int MaxCallsInProgress { get; init; } = Api.Grpc.GrpcCallGuardOptions.DefaultMaxCallsInProgress;
+
+    /// <summary>
+    /// The Orleans silo this server runs: the cluster it joins (every server on the same database with
+    /// the same cluster id is one cluster), the address the others dial, and the silo-to-silo port
+    /// (0 picks a free one: for tests and several servers on one machine).
+    /// </summary>
+    public Grains.Cluster.SiloEndpoint Silo { get; init; } = new(Grains.Cluster.SiloEndpoint.DefaultClusterId, Grains.Cluster.SiloEndpoint.DefaultSiloPort, System.Net.IPAddress.Loopback);
 
     public const string DefaultGrpcUrl = "http://127.0.0.1:5080";
     public const string DefaultHttpUrl = "http://127.0.0.1:5081";
@@ -98,7 +108,7 @@ public sealed record SiloOptions(
             Number(configuration, MaxConnectionsVariable, 10_000, 1, 1_000_000),
             Number(configuration, MaxStreamsVariable, 256, 1, 10_000))
         {
-            MailboxCapacity = Number(configuration, MailboxCapacityVariable, new Grains.Runtime.GrainRuntimeOptions().MailboxCapacity, 1, 100_000),
+            MailboxCapacity = Number(configuration, MailboxCapacityVariable, new Grains.Runtime.CardGrainOptions().MailboxCapacity, 1, 100_000),
             MaxQueuedWrites = Number(configuration, MaxQueuedWritesVariable, new Grains.Storage.GroupCommitOptions().MaxQueuedWrites, 1, 1_000_000),
             DatabaseWait = TimeSpan.FromSeconds(Number(configuration, DatabaseWaitVariable, DefaultDatabaseWaitSeconds, 0, 3_600)),
             RatePerKey = Number(configuration, RatePerKeyVariable, DefaultRatePerKey, 0, 1_000_000),
@@ -107,7 +117,25 @@ public sealed record SiloOptions(
                 (int)Api.Grpc.GrpcCallGuardOptions.DefaultRequestMessageTimeout.TotalSeconds, 1, 3_600)),
             IdleConnectionTimeout = TimeSpan.FromSeconds(Number(configuration, IdleConnectionTimeoutVariable, DefaultIdleConnectionTimeoutSeconds, 1, 86_400)),
             MaxCallsInProgress = Number(configuration, MaxCallsInProgressVariable, Api.Grpc.GrpcCallGuardOptions.DefaultMaxCallsInProgress, 1, 10_000_000),
+            Silo = new Grains.Cluster.SiloEndpoint(ClusterId(configuration),
+                Number(configuration, SiloPortVariable, Grains.Cluster.SiloEndpoint.DefaultSiloPort, 0, 65_535), SiloAddress(configuration)),
         };
+    }
+
+    private static string ClusterId(IConfiguration configuration)
+    {
+        var text = Value(configuration, ClusterIdVariable) ?? Grains.Cluster.SiloEndpoint.DefaultClusterId;
+        if (text.Length > 64 || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new InvalidOperationException($"{ClusterIdVariable} must be 1 to 64 letters, digits, '-', '_' or '.'; \"{text}\" was given.");
+        return text;
+    }
+
+    private static System.Net.IPAddress SiloAddress(IConfiguration configuration)
+    {
+        var text = Value(configuration, SiloAddressVariable) ?? "127.0.0.1";
+        if (!System.Net.IPAddress.TryParse(text, out var address) || address.Equals(System.Net.IPAddress.Any) || address.Equals(System.Net.IPAddress.IPv6Any))
+            throw new InvalidOperationException($"{SiloAddressVariable} must be this server's IP address as the other servers reach it (not 0.0.0.0); \"{text}\" was given.");
+        return address;
     }
 
     private static string? Value(IConfiguration configuration, string name) =>

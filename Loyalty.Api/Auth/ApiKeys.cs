@@ -25,12 +25,14 @@ public sealed record IssuedKey(string ApiKey, Caller Caller);
 /// checked against its SHA-256. The secret is 256 random bits, so a fast hash is enough (a slow
 /// password hash protects guessable secrets, and these are not guessable); it keeps the check to
 /// a microsecond. Keys looked up are cached for <see cref="CacheSeconds"/> (unknown ids too), so a
-/// call costs no database round trip, and a revoked key stops working within that time.
+/// busy register's calls cost one primary-key read per second at most, and a key revoked through any
+/// server stops working on every server within that second.
 /// </summary>
 public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
     public const string Prefix = "lk_";
-    public const int CacheSeconds = 30;
+    /// <summary>The promise that a revocation reaches every server within a second (issue 10), kept by re-reading each key at most this often.</summary>
+    public const int CacheSeconds = 1;
     /// <summary>Distinct keys kept verified in memory; past it the cache starts afresh (one database read per key).</summary>
     public const int MaxCachedKeys = 10_000;
     private const int SecretBytes = 32;

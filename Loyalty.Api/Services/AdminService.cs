@@ -8,7 +8,7 @@ using static Loyalty.Api.Services.ProtoMapping;
 namespace Loyalty.Api.Services;
 
 /// <summary>Back-office operations; every one needs an admin key, and the key's name goes into the ledger as "who did it".</summary>
-public sealed class AdminService(GrainRuntime cards, ApiKeyStore keys, Access access) : Admin.AdminBase
+public sealed class AdminService(CardDirectory cards, ApiKeyStore keys, Access access) : Admin.AdminBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Admin";

@@ -8,7 +8,7 @@ using static Loyalty.Api.Services.ProtoMapping;
 namespace Loyalty.Api.Services;
 
 /// <summary>The POS side of the card: proto in, one grain call, proto out. No rule of the programme lives here.</summary>
-public sealed class CardsService(GrainRuntime cards, Access access) : Cards.CardsBase
+public sealed class CardsService(CardDirectory cards, Access access) : Cards.CardsBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Cards";

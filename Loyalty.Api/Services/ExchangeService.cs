@@ -15,12 +15,12 @@ namespace Loyalty.Api.Services;
 /// domain call, proto out; the reconciliation rules are in <c>Domain/ShiftReconciliation.cs</c>.
 /// A pos key acts for its own store only; an admin key for any; an accountant may read shifts.
 /// </summary>
-public sealed class ExchangeService(GrainRuntime cards, Access access) : Exchange.ExchangeBase
+public sealed class ExchangeService(CardDirectory cards, Access access) : Exchange.ExchangeBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Exchange";
 
-    private ShiftReconciler Reconciler => new(cards, TimeProvider.System);
+    private IShiftGrain Shift(Grains.Domain.ShiftKey shift) => cards.Grains.GetGrain<IShiftGrain>(IShiftGrain.KeyOf(shift));
 
     public override async Task ExportCards(ExportCardsRequest request, IServerStreamWriter<ExportedCard> responseStream, ServerCallContext context)
     {
@@ -45,13 +45,18 @@ public sealed class ExchangeService(GrainRuntime cards, Access access) : Exchang
     public override async Task<ShiftReconciliation> UploadShiftReport(ShiftReport request, ServerCallContext context)
     {
         access.RegisterOfStore(context, request.StoreId);
-        return ToWire(await Reconciler.UploadAsync(ToDomain(request), context.CancellationToken));
+        var report = ToDomain(request);
+        // Checked before the shift's grain is addressed by the report's own key.
+        Grains.Domain.ShiftReconciliation.Validate(report);
+        return ToWire(await Shift(report.Shift).UploadAsync(report, context.CancellationToken));
     }
 
     public override async Task<ShiftReconciliation> GetShift(GetShiftRequest request, ServerCallContext context)
     {
         access.ReaderOfStore(context, request.StoreId);
-        var shift = await Reconciler.GetAsync(new Grains.Domain.ShiftKey(request.StoreId, request.RegisterId, request.ShiftNumber), context.CancellationToken)
+        Grains.Domain.Validate.Identifier(request.StoreId, "store id");
+        Grains.Domain.Validate.Identifier(request.RegisterId, "register id");
+        var shift = await Shift(new Grains.Domain.ShiftKey(request.StoreId, request.RegisterId, request.ShiftNumber)).GetAsync(context.CancellationToken)
             ?? throw new Grains.Domain.CardException(Grains.Domain.CardErrorCode.NotFound,
                 $"Shift {request.StoreId}/{request.RegisterId}/{request.ShiftNumber} has no reconciled report.");
         return ToWire(shift);

@@ -30,7 +30,7 @@ internal static class ProtoMapping
         return new Receipt(ToDomain(wire.Ref, "receipt reference (store, register, shift, number)"), lines);
     }
 
-    public static IReadOnlyList<ReturnedLine> ToDomain(IReadOnlyList<V1.ReturnedLine> wire) =>
+    public static ReturnedLine[] ToDomain(IReadOnlyList<V1.ReturnedLine> wire) =>
         wire.Select(l => new ReturnedLine(l.Sku, l.QuantityMilli)).ToArray();
 
     public static V1.Card ToWire(CardView card) => new()

@@ -44,6 +44,35 @@ public static class Card
     public static CardState Settled(CardState state, ProgramSettings program, DateTimeOffset now) =>
         new CardChange(state, program, now).State;
 
+    /// <summary>
+    /// Writes what time has changed (holds past their timeout voided, accruals past their delay
+    /// released, lots past their expiry burnt) as a decision of its own, for a card nobody touches;
+    /// null when nothing is due. Each row carries the time-driven id and the moment it happened, the
+    /// same ones the card's next command would write, so the sweep and a command never both write it.
+    /// </summary>
+    public static Decision<bool>? Settle(CardState state, ProgramSettings program, DateTimeOffset now)
+    {
+        var change = new CardChange(state, program, now);
+        return change.EntryCount == 0 ? null : change.Finish(_ => true);
+    }
+
+    /// <summary>
+    /// The next moment a time-driven change falls due on this card without any command: the earliest
+    /// hold timeout, accrual release or lot expiry; null when nothing is waiting. The sweeper looks
+    /// for cards whose moment has passed (stored beside the card as <c>cards.due_at</c>).
+    /// </summary>
+    public static DateTimeOffset? NextDueAt(CardState state)
+    {
+        DateTimeOffset? next = null;
+        void Consider(DateTimeOffset? at)
+        {
+            if (at is { } t && (next is null || t < next)) next = t;
+        }
+        foreach (var hold in state.Holds) Consider(hold.ExpiresAt);
+        foreach (var lot in state.Lots) Consider(lot.Released ? lot.ExpiresAt : lot.AvailableAt);
+        return next;
+    }
+
     /// <summary>A new card with nothing on it, in the given programme.</summary>
     public static Decision<CardView> Issue(string number, ProgramSettings program, string? phone, string? email, DateTimeOffset now)
     {

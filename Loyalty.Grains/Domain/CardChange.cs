@@ -28,6 +28,9 @@ internal sealed class CardChange
 
     public CardState State => _state;
 
+    /// <summary>Ledger rows written so far (the time-driven ones included).</summary>
+    public int EntryCount => _entries.Count;
+
     public void Update(Func<CardState, CardState> change) => _state = change(_state);
 
     public void RequireActive()

@@ -4,6 +4,7 @@ namespace Loyalty.Grains.Domain;
 /// Why a command was refused. These are operating errors (explicit results the caller acts on),
 /// not programmer errors; the API layer maps each to one gRPC status code.
 /// </summary>
+[GenerateSerializer]
 public enum CardErrorCode
 {
     /// <summary>The request itself is wrong: bad amount, empty receipt, duplicate line. Maps to INVALID_ARGUMENT.</summary>
@@ -30,10 +31,21 @@ public enum CardErrorCode
     Unavailable,
 }
 
-/// <summary>A refused command. The message is a full sentence with the numbers, safe to show to a cashier.</summary>
-public sealed class CardException(CardErrorCode code, string message) : Exception(message)
+/// <summary>
+/// A refused command. The message is a full sentence with the numbers, safe to show to a cashier.
+/// Orleans carries it across silos with its generated codec (message, <see cref="Code"/> and
+/// <see cref="Details"/>), so a refusal keeps its code whichever server hosts the card.
+/// </summary>
+[GenerateSerializer]
+public sealed class CardException : Exception
 {
-    public CardErrorCode Code { get; } = code;
+    /// <summary>For the serializer only.</summary>
+    public CardException() { }
+
+    public CardException(CardErrorCode code, string message) : base(message) => Code = code;
+
+    [Id(0)]
+    public CardErrorCode Code { get; private set; }
 
     /// <summary>
     /// What a program needs to recover from the refusal, by name, besides the sentence: for a receipt
@@ -41,7 +53,8 @@ public sealed class CardException(CardErrorCode code, string message) : Exceptio
     /// hold to commit or cancel) or <see cref="OperationIdDetail"/> (the operation that committed it).
     /// The API sends each as trailing metadata <c>loyalty-&lt;name&gt;</c>.
     /// </summary>
-    public IReadOnlyDictionary<string, string> Details { get; init; } = new Dictionary<string, string>();
+    [Id(1)]
+    public Dictionary<string, string> Details { get; init; } = [];
 
     public const string ReceiptStageDetail = "receipt-stage";
     public const string HoldIdDetail = "hold-id";

@@ -27,7 +27,7 @@ public sealed record SubmitResult(PrintJob? Job, Exception? Error);
 /// thread-safe by itself: its host (<see cref="PrintQueues"/>) runs one call at a time per register,
 /// as Orleans will.
 /// </summary>
-public sealed class OfficePrintQueue(string storeId, string registerId, PrintJobStore store, GrainRuntime cards, TimeProvider time, ILogger logger)
+public sealed class OfficePrintQueue(string storeId, string registerId, PrintJobStore store, CardDirectory cards, TimeProvider time, ILogger logger)
 {
     private readonly SortedDictionary<long, PrintJob> _open = [];
     private long _lastSequence;
@@ -210,7 +210,7 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
 /// calls waiting (more: <see cref="CardErrorCode.Overloaded"/>, RESOURCE_EXHAUSTED). Also keeps
 /// the one live feed per register.
 /// </summary>
-public sealed class PrintQueues(PrintJobStore store, GrainRuntime cards, TimeProvider time, PrintQueueLimits? limits = null, ILogger? logger = null)
+public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, TimeProvider time, PrintQueueLimits? limits = null, ILogger? logger = null)
 {
     private readonly ConcurrentDictionary<(string, string), Slot> _slots = new();
 

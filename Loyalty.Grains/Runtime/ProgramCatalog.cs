@@ -6,12 +6,18 @@ using Npgsql;
 namespace Loyalty.Grains.Runtime;
 
 /// <summary>
-/// Programme settings, read from the database and kept in memory for <see cref="CacheTime"/>.
-/// A change made through another server process is seen here within that time; a change made
-/// here is seen at once.
+/// Programme settings as this silo's card grains read them: from the programme's grain
+/// (<see cref="IProgramGrain"/>, once the silo runs), kept in memory for <see cref="CacheTime"/>, so a
+/// card decision asks no other grain. A change made through another server is seen here within that
+/// time; a change made here is seen at once.
 /// </summary>
 public sealed class ProgramCatalog(NpgsqlDataSource dataSource, TimeProvider time)
 {
+    private IGrainFactory? _grains;
+
+    /// <summary>From now on, settings are read and written through the programme grains (the silo has started).</summary>
+    public void UseGrains(IGrainFactory grains) => _grains = grains;
+
     public static readonly TimeSpan CacheTime = TimeSpan.FromSeconds(5);
     public const string DefaultProgramId = "default";
 
@@ -37,6 +43,13 @@ public sealed class ProgramCatalog(NpgsqlDataSource dataSource, TimeProvider tim
 
     private async Task<ProgramSettings> LoadAsync(string programId)
     {
+        if (_grains is { } grains)
+        {
+            var fromGrain = await grains.GetGrain<IProgramGrain>(programId).GetAsync()
+                ?? throw new CardException(CardErrorCode.NotFound, $"Programme {programId} does not exist.");
+            _cache[programId] = (fromGrain, time.GetUtcNow());
+            return fromGrain;
+        }
         await using var command = dataSource.CreateCommand("SELECT settings::text FROM programs WHERE program_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = programId });
         var json = (string?)await command.ExecuteScalarAsync()
@@ -50,6 +63,12 @@ public sealed class ProgramCatalog(NpgsqlDataSource dataSource, TimeProvider tim
     public async Task<ProgramSettings> SetAsync(ProgramSettings settings)
     {
         settings.Validate();
+        if (_grains is { } grains)
+        {
+            var stored = await grains.GetGrain<IProgramGrain>(settings.ProgramId).SetAsync(settings);
+            _cache[settings.ProgramId] = (stored, time.GetUtcNow());
+            return stored;
+        }
         await using var command = dataSource.CreateCommand(
             "INSERT INTO programs (program_id, settings) VALUES ($1, $2::jsonb) ON CONFLICT (program_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()");
         command.Parameters.Add(new NpgsqlParameter { Value = settings.ProgramId });

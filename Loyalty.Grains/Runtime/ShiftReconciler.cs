@@ -34,7 +34,7 @@ public sealed record ShiftResult(
 /// report for a reconciled shift is refused naming the difference. (The ShiftGrain of the Orleans
 /// move will host this; the rules are in the domain.)
 /// </summary>
-public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
+public sealed class ShiftReconciler(CardDirectory runtime, TimeProvider time)
 {
     /// <summary>Cards whose receipts are applied at once: enough to fill the writer's batches, well under its queue bound.</summary>
     public const int MaxCardsInParallel = 64;
@@ -64,7 +64,8 @@ public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
         // in the ledger writer's group commits instead of one transaction per receipt.
         var results = new ReconciledReceipt[plan.Count];
         var byCard = plan.Select((line, index) => (line, index)).GroupBy(x => CardOf(x.line) ?? $"#{x.index}");
-        await Parallel.ForEachAsync(byCard, new ParallelOptions { MaxDegreeOfParallelism = MaxCardsInParallel, CancellationToken = cancellationToken }, async (card, token) =>
+        // TaskScheduler.Current: in the ShiftGrain the loop stays on the grain's scheduler (its turn), elsewhere it is the pool.
+        await Parallel.ForEachAsync(byCard, new ParallelOptions { MaxDegreeOfParallelism = MaxCardsInParallel, CancellationToken = cancellationToken, TaskScheduler = TaskScheduler.Current }, async (card, token) =>
         {
             foreach (var (line, index) in card)
                 results[index] = await ApplyAsync(line, token);
@@ -98,12 +99,12 @@ public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
             switch (line.Outcome)
             {
                 case ReceiptOutcome.AppliedFromReport:
-                    var applied = await new CardReference(runtime, card!).ApplyFromShiftAsync(line.OperationId!, line.ToApply!, line.LineDiscounts!, cancellationToken);
+                    var applied = await runtime.Card(card!).ApplyFromShiftAsync(line.OperationId!, line.ToApply!, [.. line.LineDiscounts!], cancellationToken);
                     return Result(line.Outcome, applied.DroveBalanceNegative ? "offline redemption beyond the card's balance: recorded as debt" : null,
                         applied.RedeemedKopecks, applied.AccruedKopecks, debt: applied.DroveBalanceNegative);
                 case ReceiptOutcome.ReturnApplied:
                     var sale = await runtime.Store.LoadReceiptAsync(line.ReturnOf!);
-                    var refunded = await new CardReference(runtime, sale!.CardNumber).RefundFromShiftAsync(line.OperationId!, line.ReturnOf!, line.Returned!, cancellationToken);
+                    var refunded = await runtime.Card(sale!.CardNumber).RefundFromShiftAsync(line.OperationId!, line.ReturnOf!, [.. line.Returned!], cancellationToken);
                     return Result(line.Outcome, $"return of {line.ReturnOf}", restored: refunded.RedeemRestoredKopecks, reversed: refunded.AccrualReversedKopecks);
                 default:
                     return Result(line.Outcome);
@@ -135,7 +136,7 @@ public sealed class ShiftReconciler(GrainRuntime runtime, TimeProvider time)
             foreach (var hold in state?.Holds.Where(h => h.Receipt.Ref.StoreId == shift.StoreId && h.Receipt.Ref.RegisterId == shift.RegisterId
                          && h.Receipt.Ref.ShiftNumber == shift.ShiftNumber) ?? [])
             {
-                var result = await new CardReference(runtime, number).VoidFromShiftAsync(ShiftReconciliation.OperationIdFor("void", hold.Receipt.Ref), hold.Id, cancellationToken);
+                var result = await runtime.Card(number).VoidFromShiftAsync(ShiftReconciliation.OperationIdFor("void", hold.Receipt.Ref), hold.Id, cancellationToken);
                 if (result.ReleasedKopecks > 0) voided++;
             }
         }

@@ -19,6 +19,34 @@ public sealed class CardStore(NpgsqlDataSource dataSource)
         return json is null ? null : Json.Deserialize<CardState>(json);
     }
 
+    /// <summary>
+    /// Cards whose next time-driven change is due at <paramref name="now"/> (cards.due_at), earliest
+    /// first, at most <paramref name="limit"/>: what the sweeper settles in one pass.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> CardsDueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT number FROM cards WHERE due_at <= $1 ORDER BY due_at LIMIT $2");
+        command.Parameters.Add(new NpgsqlParameter { Value = now.ToUniversalTime() });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        var numbers = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) numbers.Add(reader.GetString(0));
+        return numbers;
+    }
+
+    /// <summary>
+    /// Moves a card's due moment without writing the card (nothing was due after all, e.g. a moment
+    /// stored by an older server version), only if the card is still at <paramref name="version"/>.
+    /// </summary>
+    public async Task SetDueAtAsync(string number, long version, DateTimeOffset? dueAt)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE cards SET due_at = $3 WHERE number = $1 AND version = $2");
+        command.Parameters.Add(new NpgsqlParameter { Value = number });
+        command.Parameters.Add(new NpgsqlParameter { Value = version });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)dueAt?.ToUniversalTime() ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        await command.ExecuteNonQueryAsync();
+    }
+
     public async Task<StoredOperation?> FindOperationAsync(string operationId)
     {
         await using var command = dataSource.CreateCommand("SELECT operation_id, card_number, kind, payload_hash, result::text FROM operations WHERE operation_id = $1");

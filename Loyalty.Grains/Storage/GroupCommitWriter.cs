@@ -404,10 +404,10 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         var cards = writes.SelectMany(w => w.Cards).ToList();
         var inserts = cards.Where(c => c.ExpectedVersion == 0).ToList();
         var updates = cards.Where(c => c.ExpectedVersion != 0).ToList();
-        const string cardColumns = "$1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::json[]";
+        const string cardColumns = "$1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::json[], $9::timestamptz[]";
         if (inserts.Count > 0)
             batch.BatchCommands.Add(CardCommand(inserts,
-                $"INSERT INTO cards (number, program_id, status, version, balance, held, pending, state) SELECT * FROM unnest({cardColumns})"));
+                $"INSERT INTO cards (number, program_id, status, version, balance, held, pending, state, due_at) SELECT * FROM unnest({cardColumns})"));
         if (updates.Count > 0)
         {
             // Each row is written only if it still has the version its activation read; if any has
@@ -416,11 +416,11 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
                 $"""
                 WITH updated AS (
                     UPDATE cards c SET program_id = u.program_id, status = u.status, version = u.version, balance = u.balance,
-                           held = u.held, pending = u.pending, state = u.state, updated_at = now()
-                    FROM unnest({cardColumns}, $9::bigint[]) AS u(number, program_id, status, version, balance, held, pending, state, expected)
+                           held = u.held, pending = u.pending, state = u.state, due_at = u.due_at, updated_at = now()
+                    FROM unnest({cardColumns}, $10::bigint[]) AS u(number, program_id, status, version, balance, held, pending, state, due_at, expected)
                     WHERE c.number = u.number AND c.version = u.expected
                     RETURNING 1)
-                SELECT loyalty_expect(count(*) = $10, 'a card changed since its activation read it') FROM updated
+                SELECT loyalty_expect(count(*) = $11, 'a card changed since its activation read it') FROM updated
                 """);
             Add(update, updates.Select(c => c.ExpectedVersion).ToArray());
             Add(update, updates.Count);
@@ -508,6 +508,8 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
         Add(command, states.Select(s => s.HeldKopecks).ToArray());
         Add(command, states.Select(s => s.PendingKopecks).ToArray());
         Add(command, writes.Select(w => w.StateJson).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
+        // When the sweeper should next look at the card (Card.NextDueAt); null: nothing is waiting.
+        Add(command, states.Select(s => Card.NextDueAt(s)?.ToUniversalTime()).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
         return command;
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Loyalty.Grains;
 using Loyalty.Grains.Domain;
 using Loyalty.Grains.Runtime;
 using Loyalty.Grains.Storage;
@@ -33,7 +34,7 @@ public sealed record RunResult(
 /// <summary>
 /// One measurement: fresh cards with a balance, then <c>callers</c> concurrent loops of commit-with-redeem
 /// (hold 100 kopecks on a 1-2 line receipt, then commit the receipt with that hold) through a
-/// <see cref="GrainRuntime"/> whose ledger writer is set up for the given mode. Each caller owns
+/// card grains on an Orleans silo in this process whose ledger writer is set up for the given mode. Each caller owns
 /// the cards i, i+callers, ..., so callers never wait for one another's card.
 /// </summary>
 public sealed class CommitWithRedeemRun
@@ -44,6 +45,7 @@ public sealed class CommitWithRedeemRun
     private const string ProgramId = "bench";
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly string _connectionString;
     private readonly CommitMode _mode;
     private readonly int _callers;
     private readonly BenchOptions _options;
@@ -56,10 +58,11 @@ public sealed class CommitWithRedeemRun
     private long _latencyCount;
     private int _errorShown;
 
-    public CommitWithRedeemRun(NpgsqlDataSource dataSource, CommitMode mode, int callers, BenchOptions options, string runId, int set, long[] latencyBuffer,
+    public CommitWithRedeemRun(string connectionString, NpgsqlDataSource dataSource, CommitMode mode, int callers, BenchOptions options, string runId, int set, long[] latencyBuffer,
         DbTiming? dbTiming, int? postmasterPid)
     {
         _dataSource = dataSource;
+        _connectionString = connectionString;
         _mode = mode;
         _callers = callers;
         _options = options;
@@ -83,26 +86,12 @@ public sealed class CommitWithRedeemRun
         await SetUpAsync(programs, store, cancellationToken);
 
         var writerOptions = _mode == CommitMode.GroupCommit ? new GroupCommitOptions() : GroupCommitOptions.OnePerCommit;
-        var writer = new GroupCommitWriter(_dataSource, writerOptions);
-        try
-        {
-            var runtime = new GrainRuntime(store, writer, programs, TimeProvider.System);
-            try
-            {
-                // Load every card into this runtime first, so the measured loop does only the two writes.
-                await Parallel.ForEachAsync(_cardNumbers, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
-                    async (number, _) => await runtime.Card(number).GetAsync());
-                return await MeasureAsync(runtime, writer, cancellationToken);
-            }
-            finally
-            {
-                await runtime.DisposeAsync();
-            }
-        }
-        finally
-        {
-            await writer.DisposeAsync();
-        }
+        await using var engine = await LoyaltyEngine.StartAsync(_connectionString, new EngineOptions { GroupCommit = writerOptions, MaxDatabaseConnections = 100 },
+            cancellationToken: cancellationToken);
+        // Load every card into its grain first, so the measured loop does only the two writes.
+        await Parallel.ForEachAsync(_cardNumbers, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
+            async (number, _) => await engine.Cards.Card(number).GetAsync());
+        return await MeasureAsync(engine.Cards, engine.Writer, cancellationToken);
     }
 
     /// <summary>Issues the cards and gives each an opening balance, through group commit to be quick.</summary>
@@ -119,8 +108,8 @@ public sealed class CommitWithRedeemRun
             HoldTimeoutSeconds = 900,
         });
 
-        await using var writer = new GroupCommitWriter(_dataSource);
-        await using var runtime = new GrainRuntime(store, writer, programs, TimeProvider.System);
+        await using var engine = await LoyaltyEngine.StartAsync(_connectionString, cancellationToken: cancellationToken);
+        var runtime = engine.Cards;
         for (var first = 0; first < _cardNumbers.Length; first += Limits.MaxCardsPerRange)
         {
             var last = Math.Min(first + Limits.MaxCardsPerRange, _cardNumbers.Length) - 1;
@@ -149,7 +138,7 @@ public sealed class CommitWithRedeemRun
         public readonly Dictionary<string, long> ErrorsByKind = new(StringComparer.Ordinal);
     }
 
-    private async Task<RunResult> MeasureAsync(GrainRuntime runtime, GroupCommitWriter writer, CancellationToken cancellationToken)
+    private async Task<RunResult> MeasureAsync(CardDirectory runtime, GroupCommitWriter writer, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         var windowStart = start + (long)(_options.WarmupSeconds * Stopwatch.Frequency);
@@ -219,7 +208,7 @@ public sealed class CommitWithRedeemRun
             dbTiming);
     }
 
-    private async Task CallerAsync(GrainRuntime runtime, int caller, CallerStats stats, long windowStart, long windowEnd, CancellationToken cancellationToken)
+    private async Task CallerAsync(CardDirectory runtime, int caller, CallerStats stats, long windowStart, long windowEnd, CancellationToken cancellationToken)
     {
         var cards = Enumerable.Range(0, _cardNumbers.Length).Where(i => i % _callers == caller).Select(i => _cardNumbers[i]).ToArray();
         var store = $"bench{_runId}";

@@ -64,7 +64,7 @@ try
             await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 100 });
             if (set == 1) await DescribeServerAsync(dataSource);
 
-            var run = new CommitWithRedeemRun(dataSource, mode, callers, options, runId, set, latencyBuffer, dbTiming,
+            var run = new CommitWithRedeemRun(connectionString, dataSource, mode, callers, options, runId, set, latencyBuffer, dbTiming,
                 database.LocalDataDirectory is { } data ? CpuSnapshot.PostmasterPid(data) : null);
             var result = await run.RunAsync(cancel.Token);
             var found = await InvariantChecker.CheckAsync(dataSource, cancel.Token);

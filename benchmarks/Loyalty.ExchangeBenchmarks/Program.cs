@@ -50,7 +50,7 @@ async Task IssueUpToAsync(int total)
     for (var from = issued; from < total; from += Limits.MaxCardsPerRange)
     {
         var to = Math.Min(total, from + Limits.MaxCardsPerRange) - 1;
-        await engine.Runtime.IssueRangeAsync((2_000_000_000_000L + from).ToString(Number), (2_000_000_000_000L + to).ToString(Number), ProgramCatalog.DefaultProgramId, stop.Token);
+        await engine.Cards.IssueRangeAsync((2_000_000_000_000L + from).ToString(Number), (2_000_000_000_000L + to).ToString(Number), ProgramCatalog.DefaultProgramId, stop.Token);
         Log($"issued {to + 1:N0} of {total:N0} cards");
     }
 }
@@ -90,7 +90,7 @@ async Task<(TimeSpan Elapsed, long PeakMiB, long BaselineMiB, T Result)> Measure
 
 async Task<long> ExportAsync(string path)
 {
-    var export = new CardExport(engine.DataSource, engine.Runtime.Programs);
+    var export = new CardExport(engine.DataSource, engine.Cards.Programs);
     var watermark = DateTimeOffset.MinValue;
     async IAsyncEnumerable<CatalogCard> Cards()
     {
@@ -114,7 +114,7 @@ try
     await IssueUpToAsync(cards / 5);
     for (var i = 0; i < FundedCards; i++)
     {
-        await engine.Runtime.Card((2_000_000_000_000L + i).ToString(Number)).AdjustAsync($"fund-{i}", 500_00 + i, "benchmark opening balance", "bench");
+        await engine.Cards.Card((2_000_000_000_000L + i).ToString(Number)).AdjustAsync($"fund-{i}", 500_00 + i, "benchmark opening balance", "bench");
         if ((i + 1) % 2_500 == 0) Log($"funded {i + 1:N0} cards");
     }
     foreach (var count in new[] { cards / 5, cards })
@@ -141,14 +141,14 @@ try
         if (n % 5 == 0)
         {
             var receipt = ShiftReconciliation.ToReceipt(shift, reported[^1]);
-            var grain = engine.Runtime.Card(card);
+            var grain = engine.Cards.Card(card);
             var hold = bonus > 0 ? (await grain.RedeemAsync($"bench-hold-{n}", receipt, bonus)).HoldId : null;
             await grain.CommitAsync($"bench-commit-{n}", receipt, hold);
         }
     }
     var report = new ShiftReportData(shift, DateTimeOffset.UtcNow, true, "bench", "digest", reported);
     Log($"reconciling a {receipts:N0}-receipt shift report…");
-    var reconciler = new ShiftReconciler(engine.Runtime, TimeProvider.System);
+    var reconciler = new ShiftReconciler(engine.Cards, TimeProvider.System);
     var (took, peakMiB, baseMiB, result) = await MeasureAsync(() => reconciler.UploadAsync(report, stop.Token));
     rows.Add([$"reconcile one shift ({result.Count(ReceiptOutcome.Matched):N0} matched, {result.Count(ReceiptOutcome.AppliedFromReport):N0} applied)",
         receipts.ToString("N0", CultureInfo.InvariantCulture), took.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture),

@@ -32,7 +32,10 @@ public sealed class BenchGrpcClient : IDisposable
     private readonly CallInvoker[] _invokers;
     private int _opened;
 
-    public BenchGrpcClient(Uri address, int connections)
+    public BenchGrpcClient(Uri address, int connections) : this([address], connections) { }
+
+    /// <summary>Connection i goes to <paramref name="addresses"/>[i mod their count].</summary>
+    public BenchGrpcClient(IReadOnlyList<Uri> addresses, int connections)
     {
         _channels = new GrpcChannel[connections];
         _invokers = new CallInvoker[connections];
@@ -48,7 +51,7 @@ public sealed class BenchGrpcClient : IDisposable
                 AllowAutoRedirect = false,
                 UseCookies = false,
             };
-            _channels[i] = GrpcChannel.ForAddress(address, new GrpcChannelOptions
+            _channels[i] = GrpcChannel.ForAddress(addresses[i % addresses.Count], new GrpcChannelOptions
             {
                 HttpHandler = handler,
                 DisposeHttpClient = true,

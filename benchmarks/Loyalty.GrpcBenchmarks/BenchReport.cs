@@ -16,6 +16,8 @@ public sealed class BenchReport(GrpcBenchOptions options, int pgbenchClients, do
     public IReadOnlyList<string>? Violations { get; set; }
     public int? ServerExit { get; set; }
     public string DatabaseSettings { get; set; } = "unknown";
+    /// <summary>The server's resident memory before and after its cards were issued, funded and so activated (KiB), and how many.</summary>
+    public (long BeforeKb, long AfterKb, int Cards)? ActivationMemory { get; set; }
 
     /// <summary>One line per call count for stderr, as soon as it is measured.</summary>
     public static string Summary(LoadResult r) => string.Create(Ci,
@@ -50,12 +52,15 @@ public sealed class BenchReport(GrpcBenchOptions options, int pgbenchClients, do
             var machine = string.Join(", ", Results.Select(r => $"{Cores(r.MachineCores)} ({Cores(r.OtherCores)} other) at {r.Calls} calls"));
             output.WriteLine(string.Create(Ci,
                 $"CPU in cores during each measured window (1.00 = one core busy) of {Environment.ProcessorCount}; whole machine, with what was neither client, server nor postgres: {machine}. " +
-                $"{options.Connections} HTTP/2 connections, {options.Seconds:0.#} s measured after {options.WarmupSeconds:0.#} s warm-up (and {options.ServerWarmupSeconds:0.#} s server warm-up before the first), {options.Cards} cards; {DatabaseSettings}."));
+                $"{options.Servers} server process(es) in one cluster (server CPU is their sum), {options.Connections} HTTP/2 connections, {options.Seconds:0.#} s measured after {options.WarmupSeconds:0.#} s warm-up (and {options.ServerWarmupSeconds:0.#} s server warm-up before the first), {options.Cards} cards; {DatabaseSettings}."));
         }
         if (PgbenchTps is { } tps)
             output.WriteLine(string.Create(Ci,
                 $"pgbench at {pgbenchClients} clients: {tps:0} transactions/s (one row update + one insert per transaction, {options.Seconds:0.#} s; postgres CPU {Cores(PgbenchPostgresCores)}, whole machine {Cores(PgbenchMachineCores)})"));
         foreach (var r in Results) output.WriteLine(Headline(r));
+        if (ActivationMemory is { } memory)
+            output.WriteLine(string.Create(Ci,
+                $"server memory: {memory.BeforeKb / 1024.0:0} MiB resident before, {memory.AfterKb / 1024.0:0} MiB after {memory.Cards} cards were issued, funded and left active: {(memory.AfterKb - memory.BeforeKb) * 1024.0 / memory.Cards / 1024:0.0} KiB per card activation (GC heap growth included)"));
 
         foreach (var r in Results.Where(r => r.ErrorsByKind.Count > 0 || r.ErrorsOutsideWindow.Count > 0))
         {

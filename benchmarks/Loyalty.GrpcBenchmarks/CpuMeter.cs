@@ -13,6 +13,13 @@ public readonly record struct CpuSample(long Timestamp, TimeSpan Client, long Se
     /// <summary>USER_HZ: the unit of /proc/stat and /proc/[pid]/stat times; 100 on every mainstream Linux.</summary>
     private const double TicksPerSecond = 100;
 
+    /// <summary>As <see cref="Take(int?, int?)"/>, with the server's share summed over several server processes.</summary>
+    public static CpuSample Take(IReadOnlyList<int> serverPids, int? postmasterPid)
+    {
+        var sample = Take((int?)null, postmasterPid);
+        return sample with { ServerTicks = serverPids.Sum(pid => ReadProcess(pid, withReapedChildren: false)) };
+    }
+
     public static CpuSample Take(int? serverPid, int? postmasterPid)
     {
         using var self = Process.GetCurrentProcess();

@@ -32,6 +32,8 @@ public sealed record GrpcBenchOptions
           --server-warmup N   seconds of load at the first --calls value before anything is measured, so the fresh
                               server's code is optimised (tiered JIT) for every row alike; 0 skips it (default 8)
           --connections N     HTTP/2 connections the calls are spread over (default 8)
+          --servers N         server processes in one cluster on the one database (default 1); connections
+                              alternate between them, so about half the calls hop to the server holding the card
           --cards N           cards issued and funded; caller i uses cards i, i+calls, ... (default 4096)
           --csv PATH          also write the result rows as CSV to PATH
           --html PATH         also write the result as a web page to PATH
@@ -61,6 +63,8 @@ public sealed record GrpcBenchOptions
     public bool Pgbench { get; init; } = true;
     public bool Help { get; init; }
     public bool Overload { get; init; }
+    /// <summary>Server processes on the one database, one Orleans cluster; connections alternate between them, so about half the calls reach a card held by the other server (the hop).</summary>
+    public int Servers { get; init; } = 1;
 
     /// <summary>Parses and cross-checks the arguments; throws <see cref="ArgumentException"/> with a sentence naming the bad flag.</summary>
     public static GrpcBenchOptions Parse(IReadOnlyList<string> args)
@@ -89,6 +93,7 @@ public sealed record GrpcBenchOptions
                 "--html" => options with { HtmlPath = Value() },
                 "--no-pgbench" => options with { Pgbench = false },
                 "--overload" => options with { Overload = true },
+                "--servers" => options with { Servers = ParseInt(name, Value(), 1, 4) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
         }

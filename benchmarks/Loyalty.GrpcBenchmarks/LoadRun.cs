@@ -34,7 +34,7 @@ public sealed record LoadResult(
 /// numbers. A warm-up, then the measured window; a receipt counts if its Commit is answered inside the window,
 /// its latency running from sending the Redeem to the Commit's answer.
 /// </summary>
-public sealed class LoadRun(BenchSession session, ServerProcess server, int? postmasterPid, long[] latencyBuffer)
+public sealed class LoadRun(BenchSession session, IReadOnlyList<ServerProcess> servers, int? postmasterPid, long[] latencyBuffer)
 {
     /// <summary>A failing call is followed by this pause, so a broken server is not hammered by a hot loop.</summary>
     private static readonly TimeSpan ErrorPause = TimeSpan.FromMilliseconds(10);
@@ -74,14 +74,14 @@ public sealed class LoadRun(BenchSession session, ServerProcess server, int? pos
         try
         {
             await TickAsync(label, warmupName, warmupSeconds, callers, loops, cancellationToken);
-            var from = CpuSample.Take(server.Id, postmasterPid);
+            var from = CpuSample.Take(servers.Select(s => s.Id).ToList(), postmasterPid);
             var window = Stopwatch.StartNew();
             Volatile.Write(ref _phase, Measuring);
 
             await TickAsync(label, "measuring", seconds, callers, loops, cancellationToken);
             Volatile.Write(ref _phase, Stopping);
             window.Stop();
-            var to = CpuSample.Take(server.Id, postmasterPid);
+            var to = CpuSample.Take(servers.Select(s => s.Id).ToList(), postmasterPid);
 
             if (seconds > 0) Console.Error.WriteLine($"{label} window over; waiting for the receipts in flight");
             try
@@ -218,7 +218,7 @@ public sealed class LoadRun(BenchSession session, ServerProcess server, int? pos
                 await loops; // surfaces the loop's exception
                 throw new InvalidOperationException($"{label} the callers stopped before the {phase} ended.");
             }
-            if (server.HasExited)
+            if (servers.FirstOrDefault(s => s.HasExited) is { } server)
                 throw new InvalidOperationException($"The server exited during the {phase} of {label}. Its last lines:{Environment.NewLine}{server.Tail}");
 
             var completed = callers.Sum(c => Volatile.Read(ref c.Completed));

@@ -94,7 +94,7 @@ try
             ?? throw new InvalidOperationException("pgbench was not found (Debian package postgresql); install it or pass --no-pgbench.");
         var pgbenchDatabase = await database.CreateDatabaseAsync($"grpcbench_{runId}_pgbench", cancel.Token);
         Console.Error.WriteLine($"[pgbench x{PgbenchClients}] one update + one insert per transaction for {options.Seconds:0.#} s");
-        var from = CpuSample.Take(null, postmasterPid);
+        var from = CpuSample.Take((int?)null, postmasterPid);
         var run = PgbenchReference.RunAsync(pgbench, pgbenchDatabase, PgbenchClients, options.Seconds, cancel.Token);
         var started = Stopwatch.StartNew();
         while (!run.IsCompleted)
@@ -104,7 +104,7 @@ try
             if (!run.IsCompleted) Console.Error.WriteLine($"[pgbench x{PgbenchClients}] {started.Elapsed.TotalSeconds:0}/{options.Seconds:0.#} s");
         }
         report.PgbenchTps = await run;
-        var cores = CpuSample.Cores(from, CpuSample.Take(null, postmasterPid));
+        var cores = CpuSample.Cores(from, CpuSample.Take((int?)null, postmasterPid));
         report.PgbenchPostgresCores = cores.Postgres;
         report.PgbenchMachineCores = cores.Machine;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[pgbench x{PgbenchClients}] {report.PgbenchTps:0} transactions/s"));
@@ -127,21 +127,44 @@ foreach (var failure in failures) Console.Error.WriteLine($"failure: {failure}")
 if (failures.Count > 0) return 2;
 return report.Violations is { Count: > 0 } ? 1 : 0;
 
+// The process's resident memory (VmRSS) in KiB, or null when /proc does not say.
+static long? ResidentKb(int pid)
+{
+    var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+    return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+}
+
 // Starts the server, sets up keys and cards, runs every call count, and stops the server with SIGTERM whatever happened.
 async Task RunServerAsync(string serverDatabase, string serverDirectory, int? postmasterPid)
 {
-    using var server = ServerProcess.Start(serverDatabase, serverDirectory);
+    // The first server migrates the schema and writes the admin key; the others join its cluster after it.
+    var servers = new List<ServerProcess> { ServerProcess.Start(serverDatabase, serverDirectory) };
+    var server = servers[0];
     try
     {
         var (grpcAddress, adminKeyPath) = await server.WaitUntilReadyAsync(cancel.Token);
         Console.Error.WriteLine($"server: pid {server.Id}, gRPC on {grpcAddress}");
+        var addresses = new List<Uri> { grpcAddress };
+        for (var n = 1; n < options.Servers; n++)
+        {
+            var directory = Path.Combine(serverDirectory, $"server-{n + 1}");
+            Directory.CreateDirectory(directory);
+            var another = ServerProcess.Start(serverDatabase, directory);
+            servers.Add(another);
+            var (address, _) = await another.WaitUntilReadyAsync(cancel.Token);
+            Console.Error.WriteLine($"server {n + 1}: pid {another.Id}, gRPC on {address}, same cluster");
+            addresses.Add(address);
+        }
         var adminKey = (await File.ReadAllTextAsync(adminKeyPath, cancel.Token)).Trim();
-        using var client = new BenchGrpcClient(grpcAddress, options.Connections);
+        using var client = new BenchGrpcClient(addresses, options.Connections);
         var posKey = await BenchSession.CreatePosKeyAsync(client, adminKey, cancel.Token);
         var cards = Enumerable.Range(0, options.Cards).Select(BenchSession.CardNumber).ToArray();
         var session = new BenchSession(client, adminKey, posKey, cards);
         var setup = Stopwatch.StartNew();
+        var residentBefore = ResidentKb(server.Id);
         await session.IssueAndFundCardsAsync(cancel.Token);
+        await Task.Delay(TimeSpan.FromSeconds(2), cancel.Token);
+        if (residentBefore is { } before && ResidentKb(server.Id) is { } after) report.ActivationMemory = (before, after, cards.Length);
         Console.Error.WriteLine($"cards: {cards.Length} issued and funded with {BenchSession.FundKopecks / 100:N0}.00 each in {setup.Elapsed.TotalSeconds:0.0} s");
 
         var latencies = new long[MaxLatencySamples];
@@ -151,7 +174,7 @@ async Task RunServerAsync(string serverDatabase, string serverDirectory, int? po
             // A fresh server runs its first seconds on unoptimised code (tiered JIT): without this the first
             // call count would be measured on a slower server than the others.
             level++;
-            var warm = await new LoadRun(session, server, postmasterPid, latencies)
+            var warm = await new LoadRun(session, servers, postmasterPid, latencies)
                 .RunAsync(options.Calls[0], level, options.ServerWarmupSeconds, 0, cancel.Token, "server warm-up");
             foreach (var (kind, count) in warm.ErrorsOutsideWindow)
                 Console.Error.WriteLine($"server warm-up: {count} × {kind}{(warm.ErrorSamples.TryGetValue(kind, out var sample) ? $", e.g.: {sample}" : "")}");
@@ -159,7 +182,7 @@ async Task RunServerAsync(string serverDatabase, string serverDirectory, int? po
         foreach (var calls in options.Calls)
         {
             level++;
-            var result = await new LoadRun(session, server, postmasterPid, latencies)
+            var result = await new LoadRun(session, servers, postmasterPid, latencies)
                 .RunAsync(calls, level, options.WarmupSeconds, options.Seconds, cancel.Token);
             report.Results.Add(result);
             Console.Error.WriteLine(BenchReport.Summary(result));
@@ -168,14 +191,18 @@ async Task RunServerAsync(string serverDatabase, string serverDirectory, int? po
     }
     finally
     {
-        if (!server.HasExited)
+        foreach (var running in servers.Where(s => !s.HasExited))
         {
-            Console.Error.WriteLine("stopping the server with SIGTERM");
-            var exit = await server.StopAsync();
+            Console.Error.WriteLine($"stopping server pid {running.Id} with SIGTERM");
+            var exit = await running.StopAsync();
             report.ServerExit = exit;
-            if (exit != 0) failures.Add($"The server exited with code {exit} after SIGTERM instead of 0 (a clean stop). Its last lines:{Environment.NewLine}{server.Tail}");
+            if (exit != 0) failures.Add($"A server exited with code {exit} after SIGTERM instead of 0 (a clean stop). Its last lines:{Environment.NewLine}{running.Tail}");
         }
-        if (server.SuppressedLines > 0) Console.Error.WriteLine($"({server.SuppressedLines} more server lines were not echoed)");
+        foreach (var stopped in servers)
+        {
+            if (stopped.SuppressedLines > 0) Console.Error.WriteLine($"({stopped.SuppressedLines} more server lines were not echoed)");
+            stopped.Dispose();
+        }
     }
 }
 

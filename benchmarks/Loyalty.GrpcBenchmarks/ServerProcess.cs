@@ -55,6 +55,7 @@ public sealed partial class ServerProcess : IDisposable
         start.Environment["LOYALTY_DB"] = connectionString;
         // Port 0: the system picks free ports, so the benchmark never collides with a server already running.
         start.Environment["LOYALTY_GRPC_URL"] = "http://127.0.0.1:0";
+        start.Environment["LOYALTY_SILO_PORT"] = "0";
         start.Environment["LOYALTY_HTTP_URL"] = "http://127.0.0.1:0";
         // The benchmark drives thousands of calls a second through one key; the per-key rate limit
         // (1,000/s by default) would measure itself, not the server. Callers may set it again.

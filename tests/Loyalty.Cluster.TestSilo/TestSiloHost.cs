@@ -89,19 +89,6 @@ public static class TestSiloHost
         return host;
     }
 
-    /// <summary>Copies <see cref="ClusterTimings"/> onto Orleans' options (the one place they are set).</summary>
-    public static void ApplyTimings(ClusterMembershipOptions options)
-    {
-        options.ProbeTimeout = ClusterTimings.ProbeTimeout;
-        options.NumMissedProbesLimit = ClusterTimings.NumMissedProbesLimit;
-        options.NumVotesForDeathDeclaration = ClusterTimings.NumVotesForDeathDeclaration;
-        options.DeathVoteExpirationTimeout = ClusterTimings.DeathVoteExpirationTimeout;
-        options.IAmAliveTablePublishTimeout = ClusterTimings.IAmAliveTablePublishTimeout;
-        options.NumMissedTableIAmAliveLimit = ClusterTimings.NumMissedTableIAmAliveLimit;
-        options.TableRefreshTimeout = ClusterTimings.TableRefreshTimeout;
-        options.DefunctSiloExpiration = ClusterTimings.DefunctSiloExpiration;
-        options.DefunctSiloCleanupPeriod = ClusterTimings.DefunctSiloCleanupPeriod;
-        options.EnableConnectionLivenessCheck = ClusterTimings.EnableConnectionLivenessCheck;
-        options.ExtendProbeTimeoutDuringDegradation = ClusterTimings.ExtendProbeTimeoutDuringDegradation;
-    }
+    /// <summary>The timings every Loyalty silo applies (<see cref="SiloSetup.ApplyTimings"/>).</summary>
+    public static void ApplyTimings(ClusterMembershipOptions options) => SiloSetup.ApplyTimings(options);
 }

@@ -12,7 +12,10 @@ if (args.Length != 3)
 }
 var cards = args[1].Split(',');
 var tag = args[2];
-await using var engine = await LoyaltyEngine.StartAsync(args[0]);
+// A cluster of its own (named by the run tag): this process hosts the activations and the writer of
+// what it writes, so a kill takes writes in flight with it; the test's own silo keeps stale activations
+// of the same cards, which must notice the newer versions.
+await using var engine = await LoyaltyEngine.StartAsync(args[0], new EngineOptions { Silo = Loyalty.Grains.Cluster.SiloEndpoint.Local(tag) });
 var output = Console.Out;
 var gate = new object();
 Console.WriteLine("READY");
@@ -24,7 +27,7 @@ var callers = Enumerable.Range(0, Callers).Select(caller => Task.Run(async () =>
     for (var i = 0; i < OperationsPerCaller; i++)
     {
         var number = cards[(caller + i) % cards.Length];
-        var card = engine.Runtime.Card(number);
+        var card = engine.Cards.Card(number);
         var id = $"{tag}-{caller}-{i}";
         try
         {

@@ -63,8 +63,8 @@ public sealed class ChaosTests(ITestOutputHelper output)
             var connectionString = await postgres.CreateDatabaseAsync("checks");
             await using (var engine = await LoyaltyEngine.StartAsync(connectionString))
             {
-                await engine.Runtime.Card("5001").IssueAsync("default", null, null);
-                await engine.Runtime.Card("5001").AdjustAsync("stored-but-refused", 500, "test", "tester");
+                await engine.Cards.Card("5001").IssueAsync("default", null, null);
+                await engine.Cards.Card("5001").AdjustAsync("stored-but-refused", 500, "test", "tester");
             }
             var history = new History();
             Task<(Effect, long)> NoSend(PosAdapter.Client.LoyaltyClient _, CancellationToken __) => throw new InvalidOperationException();

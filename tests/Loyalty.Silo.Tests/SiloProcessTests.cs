@@ -62,6 +62,7 @@ public sealed class SiloProcessTests : IDisposable
         start.Environment.Remove("LOYALTY_DB");
         // Free ports, so the test never collides with a server already running on the defaults.
         start.Environment["LOYALTY_GRPC_URL"] = "http://127.0.0.1:0";
+        start.Environment["LOYALTY_SILO_PORT"] = "0";
         start.Environment["LOYALTY_HTTP_URL"] = "http://127.0.0.1:0";
         foreach (var (name, value) in environment) start.Environment[name] = value;
         var lines = new ConcurrentQueue<string>();

@@ -53,7 +53,8 @@ public sealed class ChaosCluster : IAsyncDisposable
 public enum FaultKind { KillServer, PostgresFastRestart, PostgresCrash, ServerRestartDuringDatabaseOutage, PostgresFreeze }
 
 /// <summary>One fault injected; <paramref name="Error"/> says what did not come back, if anything.</summary>
-public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds, double DownSeconds, double RecoveredAfterSeconds, string? Error = null);
+/// <param name="CardsServedAfterSeconds">For a server killed: from the kill until every card answered through a surviving server (its cards re-activated elsewhere).</param>
+public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds, double DownSeconds, double RecoveredAfterSeconds, string? Error = null, double? CardsServedAfterSeconds = null);
 
 /// <summary>
 /// Injects one fault every few seconds, in turn: a server killed with SIGKILL and started again, PostgreSQL
@@ -64,8 +65,12 @@ public sealed record FaultRecord(FaultKind Kind, string Target, double AtSeconds
 /// stay open but nothing answers, so writes time out at the client and commit later). A fault under way is always finished, so the cluster is whole
 /// when the run ends.
 /// </summary>
-public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Action<string> progress)
+public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Action<string> progress, IReadOnlyList<string> cards, string adminKey)
 {
+    /// <summary>How long the per-kill probe waits for the killed server's cards before it reports them unserved.</summary>
+    public static readonly TimeSpan CardsServedTimeout = TimeSpan.FromSeconds(30);
+    private double? _cardsServedAfter;
+
     private static readonly FaultKind[] Rotation = [FaultKind.KillServer, FaultKind.PostgresFastRestart, FaultKind.PostgresCrash, FaultKind.ServerRestartDuringDatabaseOutage, FaultKind.PostgresFreeze];
     private readonly List<FaultRecord> _injected = [];
 
@@ -107,7 +112,8 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
                 progress($"fault: {kind} was not recovered from: {failure.Message}");
                 await BringBackAsync();
             }
-            _injected.Add(new FaultRecord(kind, target, at, down.TotalSeconds, watch.Elapsed.TotalSeconds, error));
+            _injected.Add(new FaultRecord(kind, target, at, down.TotalSeconds, watch.Elapsed.TotalSeconds, error, _cardsServedAfter));
+            _cardsServedAfter = null;
             Interlocked.Increment(ref _count);
             progress($"fault: {target} back after {watch.Elapsed.TotalSeconds:0.0} s");
         }
@@ -121,8 +127,13 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
         {
             case FaultKind.KillServer:
                 progress($"fault: kill -9 {server.Name}");
+                var killedAt = Stopwatch.StartNew();
                 server.Kill();
+                var served = CardsServedAgainAsync(server, killedAt);
                 await Task.Delay(down, CancellationToken.None);
+                // The survivors must serve the killed server's cards before it comes back (the failover bound).
+                _cardsServedAfter = await served;
+                progress(_cardsServedAfter is { } after ? $"fault: every card served again {after:0.00} s after the kill" : "fault: some cards were not served again within the probe's timeout");
                 await server.StartAsync(CancellationToken.None);
                 return server.Name;
             case FaultKind.ServerRestartDuringDatabaseOutage:
@@ -148,6 +159,36 @@ public sealed class FaultInjector(ChaosCluster cluster, ChaosOptions options, Ac
                 await cluster.Postgres.StartAgainAsync(CancellationToken.None);
                 return "postgres";
         }
+    }
+
+    /// <summary>
+    /// Asks a surviving server for every card, again and again, until each has answered once: the
+    /// cards the killed server held answer only once the cluster has declared it dead and re-activated
+    /// them. Returns the seconds from the kill to the last card's first answer (null past the timeout).
+    /// </summary>
+    private async Task<double?> CardsServedAgainAsync(SiloProcess killed, Stopwatch sinceKill)
+    {
+        var survivor = cluster.Servers.First(s => s != killed);
+        using var client = Loyalty.PosAdapter.Client.LoyaltyClient.Create(survivor.GrpcAddress.ToString(), adminKey, TimeSpan.FromSeconds(2));
+        var waiting = new HashSet<string>(cards, StringComparer.Ordinal);
+        while (waiting.Count > 0 && sinceKill.Elapsed < CardsServedTimeout)
+        {
+            var answers = await Task.WhenAll(waiting.Select(async card =>
+            {
+                try
+                {
+                    await client.GetCardAsync(card);
+                    return card;
+                }
+                catch (Loyalty.PosAdapter.Client.RpcException)
+                {
+                    return null;
+                }
+            }));
+            foreach (var card in answers) if (card is not null) waiting.Remove(card);
+            if (waiting.Count > 0) await Task.Delay(50, CancellationToken.None);
+        }
+        return waiting.Count == 0 ? sinceKill.Elapsed.TotalSeconds : null;
     }
 
     /// <summary>After a fault that did not heal: PostgreSQL and every server started again, whatever state they are in.</summary>

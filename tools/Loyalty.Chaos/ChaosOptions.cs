@@ -95,7 +95,7 @@ public sealed record ChaosOptions
     private static Dictionary<string, string> WithSetting(IReadOnlyDictionary<string, string> settings, string name, string text)
     {
         var at = text.IndexOf('=');
-        if (at <= 0 || !text.StartsWith("LOYALTY_", StringComparison.Ordinal) || text[..at] is "LOYALTY_DB" or "LOYALTY_DATA_DIR" or "LOYALTY_GRPC_URL" or "LOYALTY_HTTP_URL")
+        if (at <= 0 || !text.StartsWith("LOYALTY_", StringComparison.Ordinal) || text[..at] is "LOYALTY_DB" or "LOYALTY_DATA_DIR" or "LOYALTY_GRPC_URL" or "LOYALTY_HTTP_URL" or "LOYALTY_SILO_PORT")
             throw new ArgumentException($"{name} takes LOYALTY_NAME=VALUE, a server setting other than the database, data directory and addresses the harness sets; \"{text}\" was given.");
         return new Dictionary<string, string>(settings) { [text[..at]] = text[(at + 1)..] };
     }

@@ -65,7 +65,7 @@ public static class ChaosRun
 
         var (cards, posKeys) = await SetUpAsync(options, servers[0], adminKey, history, progress, cancellationToken);
         var workload = new Workload(options, servers, cards, posKeys, adminKey, history);
-        var faults = new FaultInjector(cluster, options, progress);
+        var faults = new FaultInjector(cluster, options, progress, cards, adminKey);
 
         progress($"load: {options.Terminals} terminals of {options.Stores} stores on {options.Cards} cards through {servers.Count} servers for {options.Seconds} s; a fault every ~{options.FaultEverySeconds} s");
         var clock = Stopwatch.StartNew();

@@ -78,6 +78,9 @@ public static class Report
             yield return new Row("faults", what, N(of.Count),
                 of.Count == 0 ? "" : $"at {string.Join(", ", of.Select(f => $"{f.AtSeconds:0}s"))}; back after {of.Average(f => f.RecoveredAfterSeconds):0.0} s on average");
         }
+        foreach (var kill in report.Faults.Where(f => f.Kind == FaultKind.KillServer))
+            yield return new Row("failover", $"{kill.Target} killed at {kill.AtSeconds:0} s: every card served again by the others after (s)",
+                kill.CardsServedAfterSeconds is { } after ? after.ToString("0.00", CultureInfo.InvariantCulture) : "NOT within 30 s");
         yield return new Row("faults", "calls abandoned mid-flight by a terminal, then retried", N(report.History.AbandonedCalls));
         for (var i = 0; i < report.ServerPeakMemoryKb.Count; i++)
             yield return new Row("memory", $"server-{i + 1}: peak resident memory since its last start (MiB)", N(report.ServerPeakMemoryKb[i] / 1024));

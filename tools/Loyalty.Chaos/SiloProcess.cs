@@ -19,6 +19,8 @@ public sealed class SiloProcess : IDisposable
     private readonly string _connectionString;
     private readonly string _logPath;
     private readonly int _httpPort;
+    /// <summary>Kept across restarts: a silo restarted on the same address and port declares its own earlier incarnation dead at once.</summary>
+    private readonly int _siloPort;
     private readonly object _logLock = new();
     private Process? _process;
     private TaskCompletionSource? _ready;
@@ -35,6 +37,7 @@ public sealed class SiloProcess : IDisposable
         _logPath = Path.Combine(runDirectory, $"silo-{index}.log");
         GrpcAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
         _httpPort = FreePort();
+        _siloPort = FreePort();
     }
 
     public int Index { get; }
@@ -64,6 +67,7 @@ public sealed class SiloProcess : IDisposable
         start.Environment["LOYALTY_DB"] = _connectionString;
         start.Environment["LOYALTY_GRPC_URL"] = GrpcAddress.ToString().TrimEnd('/');
         start.Environment["LOYALTY_HTTP_URL"] = $"http://127.0.0.1:{_httpPort}";
+        start.Environment["LOYALTY_SILO_PORT"] = _siloPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (name, value) in _settings) start.Environment[name] = value;
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };

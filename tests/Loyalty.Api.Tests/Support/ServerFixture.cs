@@ -29,6 +29,7 @@ public class ServerFixture : IAsyncLifetime
             [SiloOptions.DataDirectoryVariable] = _dataDirectory,
             [SiloOptions.DatabaseVariable] = database,
             [SiloOptions.GrpcUrlVariable] = "http://127.0.0.1:0",
+            [SiloOptions.SiloPortVariable] = "0",
             [SiloOptions.HttpUrlVariable] = "http://127.0.0.1:0",
         };
         Server = await LoyaltyServer.StartAsync([], settings);

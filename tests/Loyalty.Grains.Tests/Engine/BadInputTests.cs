@@ -20,48 +20,48 @@ public sealed class BadInputTests : EngineTestBase
     public async Task A_bad_redemption_amount_is_refused_and_changes_nothing(string why, long amount)
     {
         var card = await IssueWithBalanceAsync($"50{Math.Abs(why.GetHashCode()) % 100000:D5}", 100_00);
-        var before = await SnapshotAsync(card.Number);
+        var before = await SnapshotAsync(card.GetPrimaryKeyString());
 
         var error = await RefusedAsync(CardErrorCode.InvalidArgument, () => card.RedeemAsync($"bad-{why}", ReceiptOf(1, 100_00), amount));
 
         Assert.Contains("redemption amount", error.Message);
-        Assert.Equal(before, await SnapshotAsync(card.Number));
+        Assert.Equal(before, await SnapshotAsync(card.GetPrimaryKeyString()));
     }
 
     [Fact]
     public async Task Overflowing_and_zero_adjustments_are_refused_and_change_nothing()
     {
         var card = await IssueWithBalanceAsync("5100001", 100_00);
-        var before = await SnapshotAsync(card.Number);
+        var before = await SnapshotAsync(card.GetPrimaryKeyString());
 
         await RefusedAsync(CardErrorCode.InvalidArgument, () => card.AdjustAsync("ov-1", long.MinValue, "x", "test"));
         await RefusedAsync(CardErrorCode.InvalidArgument, () => card.AdjustAsync("ov-2", 0, "x", "test"));
         await RefusedAsync(CardErrorCode.InvalidArgument, () => card.AdjustAsync("ov-3", 5_00, "", "test"));
         await RefusedAsync(CardErrorCode.InsufficientBonuses, () => card.AdjustAsync("ov-4", -100_01, "too much", "test"));
 
-        Assert.Equal(before, await SnapshotAsync(card.Number));
+        Assert.Equal(before, await SnapshotAsync(card.GetPrimaryKeyString()));
     }
 
     [Fact]
     public async Task Unknown_cards_are_not_found_and_blocked_cards_cannot_redeem()
     {
-        await RefusedAsync(CardErrorCode.NotFound, () => Runtime.Card("5999999").GetAsync());
-        await RefusedAsync(CardErrorCode.NotFound, () => Runtime.Card("5999999").AdjustAsync("nf-1", 1_00, "x", "test"));
-        await RefusedAsync(CardErrorCode.InvalidArgument, () => Runtime.Card("not a number!").GetAsync());
+        await RefusedAsync(CardErrorCode.NotFound, () => Cards.Card("5999999").GetAsync());
+        await RefusedAsync(CardErrorCode.NotFound, () => Cards.Card("5999999").AdjustAsync("nf-1", 1_00, "x", "test"));
+        await RefusedAsync(CardErrorCode.InvalidArgument, () => Cards.Card("not a number!").GetAsync());
 
         var card = await IssueWithBalanceAsync("5100002", 100_00);
         await card.SetStatusAsync("block-1", CardStatus.Blocked, "reported stolen");
-        var before = await SnapshotAsync(card.Number);
+        var before = await SnapshotAsync(card.GetPrimaryKeyString());
         var error = await RefusedAsync(CardErrorCode.CardNotActive, () => card.RedeemAsync("bl-1", ReceiptOf(1, 100_00), 10_00));
         Assert.Contains("blocked", error.Message);
-        Assert.Equal(before, await SnapshotAsync(card.Number));
+        Assert.Equal(before, await SnapshotAsync(card.GetPrimaryKeyString()));
     }
 
     [Fact]
     public async Task Receipts_with_no_lines_duplicate_lines_or_absurd_sizes_are_refused_and_change_nothing()
     {
         var card = await IssueWithBalanceAsync("5100003", 100_00);
-        var before = await SnapshotAsync(card.Number);
+        var before = await SnapshotAsync(card.GetPrimaryKeyString());
         var reference = new ReceiptRef("s1", "r1", 1, 1);
         var line = new ReceiptLine("a", "food", "A", 1000, 10_00, 10_00);
 
@@ -75,7 +75,7 @@ public sealed class BadInputTests : EngineTestBase
         await RefusedAsync(CardErrorCode.InvalidArgument, () => card.CommitAsync(new string('x', 500), new Receipt(reference, [line]), null));
         await RefusedAsync(CardErrorCode.InvalidArgument, () => card.CommitAsync("sys:forged", new Receipt(reference, [line]), null));
 
-        Assert.Equal(before, await SnapshotAsync(card.Number));
+        Assert.Equal(before, await SnapshotAsync(card.GetPrimaryKeyString()));
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class CardExportTests : EngineTestBase
 
         ExportWatermark? mark = null;
         var cards = new List<ExportedCard>();
-        await foreach (var card in new CardExport(Engine.DataSource, Runtime.Programs).StreamAsync(w => mark = w))
+        await foreach (var card in new CardExport(Engine.DataSource, Cards.Programs).StreamAsync(w => mark = w))
             cards.Add(card);
 
         Assert.Equal(["7000001", "7000002", "7000003", "7000004", "7000005"], cards.Select(c => c.Number));

@@ -47,11 +47,11 @@ public sealed class CardLifecycleTests : EngineTestBase
         var card = await IssueWithBalanceAsync("4000003", 50_00);
         var hold = await card.RedeemAsync("c-hold", ReceiptOf(1, 100_00), 20_00);
 
-        var cancelled = await Runtime.CancelHoldAsync("c-cancel", hold.HoldId);
+        var cancelled = await Cards.CancelHoldAsync("c-cancel", hold.HoldId);
 
         Assert.Equal(20_00, cancelled.ReleasedKopecks);
         Assert.Equal(50_00, cancelled.Card.AvailableKopecks);
-        await RefusedAsync(CardErrorCode.NotFound, () => Runtime.CancelHoldAsync("c-cancel-2", "nonsense"));
+        await RefusedAsync(CardErrorCode.NotFound, () => Cards.CancelHoldAsync("c-cancel-2", "nonsense"));
         await AssertInvariantsHoldAsync();
     }
 
@@ -76,15 +76,15 @@ public sealed class CardLifecycleTests : EngineTestBase
         var old = await IssueWithBalanceAsync("4000005", 80_00);
         await old.CommitAsync("rp-commit", ReceiptOf(9, 100_00), null);
 
-        var (source, target) = await Runtime.TransferAsync("rp-1", "4000005", "4000006", issueTarget: true, "card lost", "test");
+        var (source, target) = await Cards.TransferAsync("rp-1", "4000005", "4000006", issueTarget: true, "card lost", "test");
 
         Assert.Equal(CardStatus.Closed, source.Status);
         Assert.Equal(0, source.BalanceKopecks);
         Assert.Equal(85_00, target.BalanceKopecks);
-        var statement = await Runtime.Card("4000006").GetStatementAsync(50, null);
+        var statement = await Cards.Card("4000006").GetStatementAsync(50, null);
         Assert.Contains(statement.Entries, e => e.CardNumber == "4000005" && e.Kind == LedgerKind.Accrual);
         await RefusedAsync(CardErrorCode.CardNotActive, () => old.RedeemAsync("rp-late", ReceiptOf(10, 100_00), 1_00));
-        var refund = await Runtime.Card("4000006").RefundAsync("rp-refund", ReceiptOf(9, 100_00).Ref, [new ReturnedLine("sku1", 1000)]);
+        var refund = await Cards.Card("4000006").RefundAsync("rp-refund", ReceiptOf(9, 100_00).Ref, [new ReturnedLine("sku1", 1000)]);
         Assert.Equal(5_00, refund.AccrualReversedKopecks);
         await AssertInvariantsHoldAsync();
     }
@@ -95,25 +95,25 @@ public sealed class CardLifecycleTests : EngineTestBase
         await IssueWithBalanceAsync("4000007", 30_00);
         await IssueWithBalanceAsync("4000008", 12_00);
 
-        var (source, target) = await Runtime.TransferAsync("mg-1", "4000008", "4000007", issueTarget: false, "customer had two cards", "test");
+        var (source, target) = await Cards.TransferAsync("mg-1", "4000008", "4000007", issueTarget: false, "customer had two cards", "test");
 
         Assert.Equal(42_00, target.BalanceKopecks);
         Assert.Equal(CardStatus.Closed, source.Status);
-        Runtime.Sweep(TimeSpan.Zero);
-        Assert.Equal((source, target), await Runtime.TransferAsync("mg-1", "4000008", "4000007", issueTarget: false, "customer had two cards", "test"));
-        await RefusedAsync(CardErrorCode.CardExists, () => Runtime.TransferAsync("mg-2", "4000007", "4000008", issueTarget: true, "again", "test"));
+        await Engine.DeactivateIdleCardsAsync();
+        Assert.Equal((source, target), await Cards.TransferAsync("mg-1", "4000008", "4000007", issueTarget: false, "customer had two cards", "test"));
+        await RefusedAsync(CardErrorCode.CardExists, () => Cards.TransferAsync("mg-2", "4000007", "4000008", issueTarget: true, "again", "test"));
         await AssertInvariantsHoldAsync();
     }
 
     [Fact]
     public async Task A_range_of_cards_is_issued_all_or_none()
     {
-        Assert.Equal(100, await Runtime.IssueRangeAsync("0005000", "0005099", "default"));
-        Assert.Equal(0, (await Runtime.Card("0005042").GetAsync()).BalanceKopecks);
+        Assert.Equal(100, await Cards.IssueRangeAsync("0005000", "0005099", "default"));
+        Assert.Equal(0, (await Cards.Card("0005042").GetAsync()).BalanceKopecks);
 
-        await RefusedAsync(CardErrorCode.CardExists, () => Runtime.IssueRangeAsync("0005090", "0005199", "default"));
+        await RefusedAsync(CardErrorCode.CardExists, () => Cards.IssueRangeAsync("0005090", "0005199", "default"));
         Assert.Equal(100, await ScalarAsync("SELECT count(*) FROM cards WHERE number LIKE '0005%'"));
-        await RefusedAsync(CardErrorCode.InvalidArgument, () => Runtime.IssueRangeAsync("0000000", "9999999", "default"));
+        await RefusedAsync(CardErrorCode.InvalidArgument, () => Cards.IssueRangeAsync("0000000", "9999999", "default"));
     }
 
     [Fact]

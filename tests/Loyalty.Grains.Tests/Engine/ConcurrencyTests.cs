@@ -45,19 +45,19 @@ public sealed class ConcurrencyTests : EngineTestBase
         Assert.All(answers, a => Assert.Equal(510_00, a.BalanceKopecks));
 
         var hold = await card.RedeemAsync("redeem-once", ReceiptOf(1, 300_00), 100_00);
-        Runtime.Sweep(TimeSpan.Zero);
+        await Engine.DeactivateIdleCardsAsync();
         var again = await card.RedeemAsync("redeem-once", ReceiptOf(1, 300_00), 100_00);
         Assert.Equal(hold.HoldId, again.HoldId);
 
         var other = await StartEngineAsync();
-        var fromOther = await other.Runtime.Card("1000002").RedeemAsync("redeem-once", ReceiptOf(1, 300_00), 100_00);
+        var fromOther = await other.Cards.Card("1000002").RedeemAsync("redeem-once", ReceiptOf(1, 300_00), 100_00);
         Assert.Equal(hold.HoldId, fromOther.HoldId);
-        var commit = await other.Runtime.Card("1000002").CommitAsync("commit-once", ReceiptOf(1, 300_00), hold.HoldId);
+        var commit = await other.Cards.Card("1000002").CommitAsync("commit-once", ReceiptOf(1, 300_00), hold.HoldId);
         var commitAgain = await card.CommitAsync("commit-once", ReceiptOf(1, 300_00), hold.HoldId);
         Assert.Equal(commit, commitAgain with { Card = commit.Card });
         Assert.Equal(commit.Card, commitAgain.Card);
 
-        var view = await other.Runtime.Card("1000002").GetAsync();
+        var view = await other.Cards.Card("1000002").GetAsync();
         Assert.Equal(510_00 - 100_00 + 10_00, view.BalanceKopecks); // 5 % of the 200.00 paid with money
         Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM ledger WHERE operation_id = 'bonus-once'"));
         Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM ledger WHERE operation_id = 'redeem-once'"));
@@ -72,7 +72,7 @@ public sealed class ConcurrencyTests : EngineTestBase
 
         var error = await RefusedAsync(CardErrorCode.OperationExistsWithDifferentPayload, () => card.AdjustAsync("adj-1", 6_00, "goodwill", "test"));
         Assert.Contains("adj-1", error.Message);
-        Runtime.Sweep(TimeSpan.Zero);
+        await Engine.DeactivateIdleCardsAsync();
         await RefusedAsync(CardErrorCode.OperationExistsWithDifferentPayload, () => card.RedeemAsync("adj-1", ReceiptOf(7, 100_00), 1_00));
 
         Assert.Equal(105_00, (await card.GetAsync()).BalanceKopecks);
@@ -80,12 +80,12 @@ public sealed class ConcurrencyTests : EngineTestBase
     }
 
     [Fact]
-    public async Task Two_runtimes_on_one_database_hammering_the_same_cards_lose_no_update()
+    public async Task Two_activations_of_the_same_cards_at_once_as_during_a_membership_change_lose_no_update_because_writes_are_version_checked()
     {
         string[] numbers = ["2000001", "2000002", "2000003", "2000004"];
         foreach (var n in numbers) await IssueWithBalanceAsync(n, 0);
-        var second = await StartEngineAsync();
-        GrainRuntime[] runtimes = [Runtime, second.Runtime];
+        var second = await StartEngineAsync(ownCluster: true);
+        CardDirectory[] runtimes = [Cards, second.Cards];
         const int perRuntimePerCard = 60;
 
         var work = runtimes.SelectMany((runtime, r) => numbers.SelectMany(n => Enumerable.Range(0, perRuntimePerCard).Select(i =>
@@ -101,11 +101,11 @@ public sealed class ConcurrencyTests : EngineTestBase
     }
 
     [Fact]
-    public async Task Two_runtimes_racing_holds_on_one_card_never_overdraw_it()
+    public async Task Two_activations_of_one_card_racing_holds_never_overdraw_it()
     {
         await IssueWithBalanceAsync("2000010", 1_000_00);
-        var second = await StartEngineAsync();
-        GrainRuntime[] runtimes = [Runtime, second.Runtime];
+        var second = await StartEngineAsync(ownCluster: true);
+        CardDirectory[] runtimes = [Cards, second.Cards];
 
         var attempts = Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
         {
@@ -126,13 +126,13 @@ public sealed class ConcurrencyTests : EngineTestBase
     }
 
     [Fact]
-    public async Task Two_runtimes_fighting_over_one_card_always_finish_because_losers_decide_under_the_row_lock()
+    public async Task Two_activations_fighting_over_one_card_always_finish_because_losers_decide_under_the_row_lock()
     {
         // Regression: with optimistic retries only, two processes hammering one card kept
         // invalidating each other until one gave up with "changed by other servers too often".
         await IssueWithBalanceAsync("2000020", 0);
-        var second = await StartEngineAsync();
-        GrainRuntime[] runtimes = [Runtime, second.Runtime];
+        var second = await StartEngineAsync(ownCluster: true);
+        CardDirectory[] runtimes = [Cards, second.Cards];
 
         var work = Enumerable.Range(0, 400).Select(i => Task.Run(() => runtimes[i % 2].Card("2000020").AdjustAsync($"fight-{i}", 1, "load", "test")));
         await Task.WhenAll(work);
@@ -144,9 +144,9 @@ public sealed class ConcurrencyTests : EngineTestBase
     [Fact]
     public async Task Writes_decided_under_the_row_lock_keep_every_guarantee()
     {
-        var locked = await StartEngineAsync(new EngineOptions { Runtime = new GrainRuntimeOptions { OptimisticAttempts = 0 } });
+        var locked = await StartEngineAsync(new EngineOptions { Cards = new CardGrainOptions { OptimisticAttempts = 0 } });
         await IssueWithBalanceAsync("2000030", 1_000_00);
-        var card = locked.Runtime.Card("2000030");
+        var card = locked.Cards.Card("2000030");
 
         var holds = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => Task.Run(async () =>
         {
@@ -163,16 +163,15 @@ public sealed class ConcurrencyTests : EngineTestBase
     }
 
     [Fact]
-    public async Task A_balance_read_in_one_process_shows_a_write_made_in_another_once_the_read_staleness_bound_has_passed()
+    public async Task A_balance_read_through_one_silo_shows_a_write_made_through_another_at_once()
     {
-        var reader = await StartEngineAsync(new EngineOptions { Runtime = new GrainRuntimeOptions { MaxReadStaleness = TimeSpan.FromMilliseconds(50) } });
+        var reader = await StartEngineAsync();
         await IssueWithBalanceAsync("2000040", 10_00);
-        Assert.Equal(10_00, (await reader.Runtime.Card("2000040").GetAsync()).BalanceKopecks);
+        Assert.Equal(10_00, (await reader.Cards.Card("2000040").GetAsync()).BalanceKopecks);
 
-        await Runtime.Card("2000040").AdjustAsync("elsewhere", 5_00, "written by the other process", "test");
-        await Task.Delay(100);
+        await Cards.Card("2000040").AdjustAsync("elsewhere", 5_00, "written through the other silo", "test");
 
-        Assert.Equal(15_00, (await reader.Runtime.Card("2000040").GetAsync()).BalanceKopecks);
+        Assert.Equal(15_00, (await reader.Cards.Card("2000040").GetAsync()).BalanceKopecks);
     }
 
     [Fact]
@@ -182,13 +181,13 @@ public sealed class ConcurrencyTests : EngineTestBase
         // instead of reading the card again before refusing.
         await IssueWithBalanceAsync("2000050", 100_00);
         var other = await StartEngineAsync();
-        Assert.Equal(100_00, (await other.Runtime.Card("2000050").GetAsync()).AvailableKopecks);
+        Assert.Equal(100_00, (await other.Cards.Card("2000050").GetAsync()).AvailableKopecks);
 
-        var first = await Runtime.Card("2000050").RedeemAsync("x-hold-1", ReceiptOf(1, 100_00), 10_00);
-        var second = await Runtime.Card("2000050").RedeemAsync("x-hold-2", ReceiptOf(2, 100_00), 20_00);
+        var first = await Cards.Card("2000050").RedeemAsync("x-hold-1", ReceiptOf(1, 100_00), 10_00);
+        var second = await Cards.Card("2000050").RedeemAsync("x-hold-2", ReceiptOf(2, 100_00), 20_00);
 
-        Assert.Equal(10_00, (await other.Runtime.CancelHoldAsync("x-cancel", first.HoldId)).ReleasedKopecks);
-        Assert.Equal(20_00, (await other.Runtime.Card("2000050").CommitAsync("x-commit", ReceiptOf(2, 100_00), second.HoldId)).RedeemedKopecks);
+        Assert.Equal(10_00, (await other.Cards.CancelHoldAsync("x-cancel", first.HoldId)).ReleasedKopecks);
+        Assert.Equal(20_00, (await other.Cards.Card("2000050").CommitAsync("x-commit", ReceiptOf(2, 100_00), second.HoldId)).RedeemedKopecks);
         await AssertInvariantsHoldAsync();
     }
 }

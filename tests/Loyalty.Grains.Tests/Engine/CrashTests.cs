@@ -41,7 +41,7 @@ public sealed class CrashTests : EngineTestBase
         // notice the newer versions and still answer correctly.
         foreach (var n in numbers)
         {
-            var view = await Runtime.Card(n).AdjustAsync($"after-crash-{n}", 1_00, "after", "test");
+            var view = await Cards.Card(n).AdjustAsync($"after-crash-{n}", 1_00, "after", "test");
             Assert.Equal(await ScalarAsync($"SELECT balance FROM cards WHERE number = '{n}'"), view.BalanceKopecks);
         }
         await AssertInvariantsHoldAsync();

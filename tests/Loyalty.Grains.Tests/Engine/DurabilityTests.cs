@@ -15,7 +15,7 @@ public sealed class DurabilityTests : EngineTestBase
         await StopEngineAsync(Engine);
 
         var restarted = await StartEngineAsync();
-        var again = restarted.Runtime.Card("3000001");
+        var again = restarted.Cards.Card("3000001");
         var view = await again.GetAsync();
         Assert.Equal(207_00, view.BalanceKopecks);
         Assert.Equal(40_00, view.HeldKopecks);
@@ -37,9 +37,9 @@ public sealed class DurabilityTests : EngineTestBase
     {
         var engine = await StartEngineAsync();
         var numbers = Enumerable.Range(0, 40).Select(i => $"31{i:D5}").ToArray();
-        foreach (var n in numbers) await engine.Runtime.Card(n).IssueAsync("default", null, null);
+        foreach (var n in numbers) await engine.Cards.Card(n).IssueAsync("default", null, null);
 
-        var writes = numbers.Select(n => engine.Runtime.Card(n).AdjustAsync($"stop-{n}", 1_00, "load", "test")).ToList();
+        var writes = numbers.Select(n => engine.Cards.Card(n).AdjustAsync($"stop-{n}", 1_00, "load", "test")).ToList();
         await StopEngineAsync(engine);
         var answers = await Task.WhenAll(writes);
 
@@ -51,8 +51,8 @@ public sealed class DurabilityTests : EngineTestBase
     public async Task A_write_after_the_engine_stopped_is_refused_as_unavailable_not_as_overload()
     {
         var engine = await StartEngineAsync();
-        await engine.Runtime.Card("3100100").IssueAsync("default", null, null);
-        var card = engine.Runtime.Card("3100100");
+        await engine.Cards.Card("3100100").IssueAsync("default", null, null);
+        var card = engine.Cards.Card("3100100");
         await StopEngineAsync(engine);
 
         var error = await RefusedAsync(CardErrorCode.Unavailable, () => card.AdjustAsync("late", 1_00, "after stop", "test"));

@@ -18,7 +18,7 @@ public sealed class MixedWorkloadTests : EngineTestBase
         var numbers = Enumerable.Range(0, 6).Select(i => $"80000{i}").ToArray();
         foreach (var n in numbers) await IssueWithBalanceAsync(n, 300_00);
         var second = await StartEngineAsync();
-        GrainRuntime[] runtimes = [Runtime, second.Runtime];
+        CardDirectory[] runtimes = [Cards, second.Cards];
         var acknowledged = new ConcurrentDictionary<string, bool>();
         var refused = new ConcurrentDictionary<string, CardErrorCode>();
 

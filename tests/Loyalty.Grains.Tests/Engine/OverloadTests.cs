@@ -23,25 +23,26 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
     public async Task A_full_mailbox_refuses_extra_callers_at_once_and_serves_the_admitted()
     {
         const int calls = 2_000;
-        var capacity = new GrainRuntimeOptions().MailboxCapacity;
+        var capacity = new CardGrainOptions().MailboxCapacity;
         var card = await IssueWithBalanceAsync("8100001", 0);
         await card.GetAsync();
 
         List<Outcome> outcomes;
         await using (await HoldCardRowAsync("8100001"))
         {
-            outcomes = await RunConcurrentlyAsync(calls, i => card.AdjustAsync($"hot-{i}", 1, "overload", "test"), untilRefused: calls - capacity);
+            outcomes = await RunConcurrentlyAsync(calls, i => card.AdjustAsync($"hot-{i}", 1, "overload", "test"), untilRefused: calls - capacity - 1);
         }
         var finished = await Task.WhenAll(outcomes.Select(o => o.Finished));
 
         var refused = finished.Where(f => f.Code == CardErrorCode.Overloaded).ToList();
         var served = finished.Where(f => f.Code is null).ToList();
         output.WriteLine($"{served.Count} served, {refused.Count} refused; refusals took at most {refused.Max(f => f.Elapsed).TotalMilliseconds:0.0} ms");
-        Assert.Equal(capacity, served.Count);
-        Assert.Equal(calls - capacity, refused.Count);
+        // One call in its turn and MailboxCapacity waiting (Orleans' MaxEnqueuedRequestsHardLimit).
+        Assert.Equal(capacity + 1, served.Count);
+        Assert.Equal(calls - capacity - 1, refused.Count);
         Assert.All(refused, f => Assert.True(f.Elapsed < Promptly, $"a refusal took {f.Elapsed.TotalMilliseconds:0} ms"));
 
-        Assert.Equal(capacity, (await card.GetAsync()).BalanceKopecks);
+        Assert.Equal(capacity + 1, (await card.GetAsync()).BalanceKopecks);
         Assert.Equal(0, await CountWhereOperationInAsync("operations", refused.Select(f => $"hot-{f.Index}")));
         await AssertInvariantsHoldAsync();
     }
@@ -52,18 +53,18 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
         const int queued = 64, writers = 1_000;
         var engine = await StartEngineAsync(new EngineOptions { GroupCommit = new() { MaxQueuedWrites = queued } });
         var numbers = Enumerable.Range(0, writers + 1).Select(i => $"82{i:D5}").ToArray();
-        await engine.Runtime.IssueRangeAsync(numbers[0], numbers[^1], ProgramCatalog.DefaultProgramId);
+        await engine.Cards.IssueRangeAsync(numbers[0], numbers[^1], ProgramCatalog.DefaultProgramId);
         // In memory before the test, so what is measured is the queue and not the first load of each card.
-        await Task.WhenAll(numbers.Select(n => engine.Runtime.Card(n).GetAsync()));
+        await Task.WhenAll(numbers.Select(n => engine.Cards.Card(n).GetAsync()));
 
         List<Outcome> outcomes;
         Task<CardView> stalled;
         await using (await HoldCardRowAsync(numbers[0]))
         {
             // The writer's one batch waits for the row lock, so nothing leaves the queue until it is released.
-            stalled = engine.Runtime.Card(numbers[0]).AdjustAsync("stalled", 1, "overload", "test");
+            stalled = engine.Cards.Card(numbers[0]).AdjustAsync("stalled", 1, "overload", "test");
             await WaitUntilWaitingForLockAsync();
-            outcomes = await RunConcurrentlyAsync(writers, i => engine.Runtime.Card(numbers[i + 1]).AdjustAsync($"queued-{i}", 1, "overload", "test"), untilRefused: writers - queued);
+            outcomes = await RunConcurrentlyAsync(writers, i => engine.Cards.Card(numbers[i + 1]).AdjustAsync($"queued-{i}", 1, "overload", "test"), untilRefused: writers - queued);
         }
         var finished = await Task.WhenAll(outcomes.Select(o => o.Finished));
         await stalled;
@@ -76,43 +77,39 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
 
         Assert.Equal(0, await CountWhereOperationInAsync("operations", refused.Select(f => $"queued-{f.Index}")));
         // The refused callers' cards are as they were, and take writes again.
-        var again = await engine.Runtime.Card(numbers[refused[0].Index + 1]).AdjustAsync("after-overload", 1, "overload", "test");
+        var again = await engine.Cards.Card(numbers[refused[0].Index + 1]).AdjustAsync("after-overload", 1, "overload", "test");
         Assert.Equal(1, again.BalanceKopecks);
         await AssertInvariantsHoldAsync();
     }
 
     [Fact]
-    public async Task A_caller_whose_deadline_passes_in_the_mailbox_leaves_the_queue()
+    public async Task A_caller_whose_deadline_passes_in_the_mailbox_is_answered_at_once_and_its_call_never_runs()
     {
         const int capacity = 10;
-        var engine = await StartEngineAsync(new EngineOptions { Runtime = new() { MailboxCapacity = capacity } });
-        var card = engine.Runtime.Card("8300001");
+        var engine = await StartEngineAsync(new EngineOptions { Cards = new() { MailboxCapacity = capacity } });
+        var card = engine.Cards.Card("8300001");
         await card.IssueAsync(ProgramCatalog.DefaultProgramId, null, null);
 
         Task<CardView> first;
-        List<Task<CardView>> later;
         await using (await HoldCardRowAsync("8300001"))
         {
             first = card.AdjustAsync("holds-the-turn", 1, "overload", "test");
             await WaitUntilWaitingForLockAsync();
             // Every other place in the mailbox is taken by a caller who gives up after 200 ms.
             using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-            var impatient = Enumerable.Range(0, capacity - 1).Select(i => card.AdjustAsync($"gave-up-{i}", 1, "overload", "test", deadline.Token)).ToList();
+            var impatient = Enumerable.Range(0, capacity).Select(i => card.AdjustAsync($"gave-up-{i}", 1, "overload", "test", deadline.Token)).ToList();
             var clock = Stopwatch.StartNew();
             foreach (var call in impatient) await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
             output.WriteLine($"the callers whose deadline passed were answered {clock.Elapsed.TotalMilliseconds:0} ms after it was set");
             Assert.True(clock.Elapsed < Promptly + TimeSpan.FromMilliseconds(200), $"the cancelled callers were answered after {clock.Elapsed.TotalMilliseconds:0} ms");
-
-            // Their places are free again: as many new callers are admitted, none refused.
-            later = Enumerable.Range(0, capacity - 1).Select(i => card.AdjustAsync($"later-{i}", 1, "overload", "test")).ToList();
-            await Task.Delay(100);
-            Assert.DoesNotContain(later, t => t.IsFaulted);
         }
         await first;
-        await Task.WhenAll(later);
+        // Orleans keeps a cancelled call's place until the card reaches it, then drops it unrun
+        // (orleans/grains/cancellation-tokens): once the card is free, new callers are served.
+        var later = await card.AdjustAsync("later", 1, "overload", "test");
 
-        Assert.Equal(capacity, (await card.GetAsync()).BalanceKopecks);
-        Assert.Equal(0, await CountWhereOperationInAsync("operations", Enumerable.Range(0, capacity - 1).Select(i => $"gave-up-{i}")));
+        Assert.Equal(2, later.BalanceKopecks);
+        Assert.Equal(0, await CountWhereOperationInAsync("operations", Enumerable.Range(0, capacity).Select(i => $"gave-up-{i}")));
         await AssertInvariantsHoldAsync();
     }
 
@@ -126,7 +123,7 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
         {
             await using var engine = await LoyaltyEngine.StartAsync(await cluster.CreateDatabaseAsync("overload"), time: Clock);
             var numbers = Enumerable.Range(0, 20).Select(i => $"84{i:D5}").ToArray();
-            foreach (var number in numbers) await engine.Runtime.Card(number).IssueAsync(ProgramCatalog.DefaultProgramId, null, null);
+            foreach (var number in numbers) await engine.Cards.Card(number).IssueAsync(ProgramCatalog.DefaultProgramId, null, null);
 
             var failures = new List<(CardErrorCode? Code, TimeSpan Elapsed)>();
             var attempt = 0;
@@ -135,7 +132,7 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
                 var down = Stopwatch.StartNew();
                 while (down.Elapsed < TimeSpan.FromSeconds(2))
                 {
-                    var batch = await Task.WhenAll(numbers.Select(n => TimedAsync(() => engine.Runtime.Card(n).AdjustAsync($"down-{Interlocked.Increment(ref attempt)}", 1, "outage", "test"))));
+                    var batch = await Task.WhenAll(numbers.Select(n => TimedAsync(() => engine.Cards.Card(n).AdjustAsync($"down-{Interlocked.Increment(ref attempt)}", 1, "outage", "test"))));
                     failures.AddRange(batch);
                 }
             });
@@ -148,7 +145,7 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
             var recovered = 0;
             while (recovered < numbers.Length && back.Elapsed < TimeSpan.FromSeconds(30))
             {
-                var (code, _) = await TimedAsync(() => engine.Runtime.Card(numbers[recovered]).AdjustAsync($"back-{recovered}-{back.ElapsedTicks}", 1, "recovery", "test"));
+                var (code, _) = await TimedAsync(() => engine.Cards.Card(numbers[recovered]).AdjustAsync($"back-{recovered}-{back.ElapsedTicks}", 1, "recovery", "test"));
                 if (code is null) recovered++;
                 else Assert.Equal(CardErrorCode.Unavailable, code);
             }
@@ -175,7 +172,7 @@ public sealed class OverloadTests(ITestOutputHelper output) : EngineTestBase
         {
             var options = new EngineOptions { DatabaseCommandTimeout = TimeSpan.FromSeconds(2), DatabaseConnectTimeout = TimeSpan.FromSeconds(2) };
             await using var engine = await LoyaltyEngine.StartAsync(await cluster.CreateDatabaseAsync("hung"), options, Clock);
-            var card = engine.Runtime.Card("8500001");
+            var card = engine.Cards.Card("8500001");
             await card.IssueAsync(ProgramCatalog.DefaultProgramId, null, null);
 
             (CardErrorCode? Code, TimeSpan Elapsed) whileHung = default;

@@ -56,7 +56,7 @@ public sealed class ReceiptLifecycleEngineTests : EngineTestBase
         var error = await RefusedAsync(CardErrorCode.AlreadyResolved, () => holder.CommitAsync("holder-commit", ReceiptOf(3, 100_00), held.HoldId));
 
         Assert.Contains("other-commit", error.Message);
-        var cancelled = await Runtime.CancelHoldAsync("holder-cancel", held.HoldId);
+        var cancelled = await Cards.CancelHoldAsync("holder-cancel", held.HoldId);
         Assert.Equal(10_00, cancelled.ReleasedKopecks);
         Assert.Equal(50_00, (await holder.GetAsync()).AvailableKopecks);
         await AssertInvariantsHoldAsync();
@@ -98,7 +98,7 @@ public sealed class ReceiptLifecycleEngineTests : EngineTestBase
         // A new engine reads the receipt, and the lots its redemption took, from the database.
         await StopEngineAsync(Engine);
         var engine = await StartEngineAsync();
-        var again = engine.Runtime.Card("5000008");
+        var again = engine.Cards.Card("5000008");
         var refund = await again.RefundAsync("lots-refund", receipt.Ref, [new ReturnedLine("sku1", 1000)]);
         Assert.Equal(40_00, refund.RedeemRestoredKopecks);
 

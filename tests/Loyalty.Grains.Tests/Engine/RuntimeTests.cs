@@ -2,6 +2,7 @@ using Loyalty.Grains.Domain;
 using Loyalty.Grains.Runtime;
 using Loyalty.Grains.Storage;
 using Loyalty.Grains.Tests.Support;
+using Orleans.Runtime;
 
 namespace Loyalty.Grains.Tests.Engine;
 
@@ -13,8 +14,8 @@ public sealed class RuntimeTests : EngineTestBase
         // A long batch window so that all writes below surely share one transaction.
         var engine = await StartEngineAsync(new EngineOptions { GroupCommit = new GroupCommitOptions { MaxBatchWait = TimeSpan.FromMilliseconds(200) } });
         var numbers = Enumerable.Range(0, 30).Select(i => $"70{i:D5}").ToArray();
-        await engine.Runtime.IssueRangeAsync(numbers[0], numbers[^1], "default");
-        await engine.Runtime.Card(numbers[0]).CommitAsync("first", ReceiptOf(999, 10_00), null);
+        await engine.Cards.IssueRangeAsync(numbers[0], numbers[^1], "default");
+        await engine.Cards.Card(numbers[0]).CommitAsync("first", ReceiptOf(999, 10_00), null);
         var batchesBefore = engine.Writer.BatchesCommitted;
 
         // Every card commits a fresh receipt, except card 7 which re-commits receipt 999.
@@ -22,7 +23,7 @@ public sealed class RuntimeTests : EngineTestBase
         {
             try
             {
-                await engine.Runtime.Card(n).CommitAsync($"batch-{i}", ReceiptOf(i == 7 ? 999 : 1000 + i, 10_00), null);
+                await engine.Cards.Card(n).CommitAsync($"batch-{i}", ReceiptOf(i == 7 ? 999 : 1000 + i, 10_00), null);
                 return null;
             }
             catch (CardException e)
@@ -42,14 +43,14 @@ public sealed class RuntimeTests : EngineTestBase
     [Fact]
     public async Task A_card_whose_mailbox_is_full_refuses_further_calls_at_once()
     {
-        var engine = await StartEngineAsync(new EngineOptions { Runtime = new GrainRuntimeOptions { MailboxCapacity = 4 } });
-        await engine.Runtime.Card("7100001").IssueAsync("default", null, null);
+        var engine = await StartEngineAsync(new EngineOptions { Cards = new CardGrainOptions { MailboxCapacity = 4 } });
+        await engine.Cards.Card("7100001").IssueAsync("default", null, null);
 
         var calls = Enumerable.Range(0, 64).Select(i => Task.Run(async () =>
         {
             try
             {
-                await engine.Runtime.Card("7100001").AdjustAsync($"mb-{i}", 1_00, "load", "test");
+                await engine.Cards.Card("7100001").AdjustAsync($"mb-{i}", 1_00, "load", "test");
                 return true;
             }
             catch (CardException e) when (e.Code == CardErrorCode.Overloaded)
@@ -62,7 +63,7 @@ public sealed class RuntimeTests : EngineTestBase
 
         Assert.Contains(false, results);
         var succeeded = results.Count(ok => ok);
-        Assert.Equal(succeeded * 1_00, (await engine.Runtime.Card("7100001").GetAsync()).BalanceKopecks);
+        Assert.Equal(succeeded * 1_00, (await engine.Cards.Card("7100001").GetAsync()).BalanceKopecks);
         await AssertInvariantsHoldAsync();
     }
 
@@ -70,13 +71,14 @@ public sealed class RuntimeTests : EngineTestBase
     public async Task Idle_activations_are_dropped_and_come_back_from_the_database()
     {
         var card = await IssueWithBalanceAsync("7100002", 25_00);
-        Assert.True(Runtime.ActivationCount >= 1);
+        var management = Engine.Grains.GetGrain<IManagementGrain>(0);
+        Assert.True(await CardActivationsAsync(management) >= 1);
 
-        Assert.True(Runtime.Sweep(TimeSpan.Zero) >= 1);
-        Assert.Equal(0, Runtime.ActivationCount);
+        await Engine.DeactivateIdleCardsAsync();
+        Assert.Equal(0, await CardActivationsAsync(management));
 
         Assert.Equal(25_00, (await card.GetAsync()).BalanceKopecks);
-        Assert.Equal(1, Runtime.ActivationCount);
+        Assert.Equal(1, await CardActivationsAsync(management));
     }
 
     [Fact]
@@ -98,13 +100,13 @@ public sealed class RuntimeTests : EngineTestBase
             GroupCommit = new GroupCommitOptions { MaxQueuedWrites = 2, MaxBatchSize = 1, MaxBatchWait = TimeSpan.Zero },
         });
         var numbers = Enumerable.Range(0, 64).Select(i => $"72{i:D5}").ToArray();
-        await Runtime.IssueRangeAsync(numbers[0], numbers[^1], "default");
+        await Cards.IssueRangeAsync(numbers[0], numbers[^1], "default");
 
         var calls = numbers.Select(n => Task.Run(async () =>
         {
             try
             {
-                await engine.Runtime.Card(n).AdjustAsync($"q-{n}", 1_00, "load", "test");
+                await engine.Cards.Card(n).AdjustAsync($"q-{n}", 1_00, "load", "test");
                 return true;
             }
             catch (CardException e) when (e.Code == CardErrorCode.Overloaded)
@@ -126,15 +128,15 @@ public sealed class RuntimeTests : EngineTestBase
         var numbers = Enumerable.Range(0, 8).Select(i => $"73{i:D5}").ToArray();
         foreach (var n in numbers)
         {
-            await engine.Runtime.Card(n).IssueAsync("default", null, null);
-            await engine.Runtime.Card(n).AdjustAsync($"fund-{n}", 1_000_00, "opening", "test");
+            await engine.Cards.Card(n).IssueAsync("default", null, null);
+            await engine.Cards.Card(n).AdjustAsync($"fund-{n}", 1_000_00, "opening", "test");
         }
 
         var holds = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(async () =>
         {
             try
             {
-                await engine.Runtime.Card(numbers[i % numbers.Length]).RedeemAsync($"pb-{i}", ReceiptOf(i + 1, 500_00), 100_00);
+                await engine.Cards.Card(numbers[i % numbers.Length]).RedeemAsync($"pb-{i}", ReceiptOf(i + 1, 500_00), 100_00);
                 return true;
             }
             catch (CardException e) when (e.Code == CardErrorCode.InsufficientBonuses)
@@ -147,4 +149,7 @@ public sealed class RuntimeTests : EngineTestBase
         Assert.Equal(numbers.Length * 1_000_00, await ScalarAsync("SELECT sum(held) FROM cards WHERE number LIKE '73%'"));
         await AssertInvariantsHoldAsync();
     }
+
+    private static async Task<int> CardActivationsAsync(IManagementGrain management) =>
+        (await management.GetSimpleGrainStatistics()).Where(s => s.GrainType.Contains(nameof(CardGrain))).Sum(s => s.ActivationCount);
 }

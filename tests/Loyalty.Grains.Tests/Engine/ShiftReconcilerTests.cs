@@ -11,7 +11,7 @@ namespace Loyalty.Grains.Tests.Engine;
 /// </summary>
 public sealed class ShiftReconcilerTests : EngineTestBase
 {
-    private ShiftReconciler Reconciler => new(Runtime, Clock);
+    private ShiftReconciler Reconciler => new(Cards, Clock);
 
     private static ReportedLine Line(string sku, long amount, long bonus = 0) => new(sku, "food", sku, 1000, amount, amount, bonus);
 
@@ -72,7 +72,7 @@ public sealed class ShiftReconcilerTests : EngineTestBase
         var report = Report(shift, "d1", Sale(1, "6000003", Line("A", 40_00, 10_00)), Sale(2, "6000003", Line("B", 60_00, 5_00)));
         // The first upload got as far as applying receipt 1, then the process died before storing the shift.
         var plan = ShiftReconciliation.Plan(report, [], _ => null);
-        await ((CardReference)Runtime.Card("6000003")).ApplyFromShiftAsync(plan[0].OperationId!, plan[0].ToApply!, plan[0].LineDiscounts!, CancellationToken.None);
+        await Cards.Card("6000003").ApplyFromShiftAsync(plan[0].OperationId!, plan[0].ToApply!, [.. plan[0].LineDiscounts!]);
 
         var result = await Reconciler.UploadAsync(report);
 

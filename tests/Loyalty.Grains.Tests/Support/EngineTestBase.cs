@@ -1,3 +1,4 @@
+using Loyalty.Grains.Cluster;
 using Loyalty.Grains.Domain;
 using Loyalty.Grains.Runtime;
 using Loyalty.Grains.Storage;
@@ -12,17 +13,18 @@ namespace Loyalty.Grains.Tests.Support;
 public abstract class EngineTestBase : IAsyncLifetime
 {
     private readonly List<LoyaltyEngine> _engines = [];
+    private static int _ownClusters;
 
     protected string ConnectionString { get; private set; } = "";
     protected LoyaltyEngine Engine { get; private set; } = null!;
-    protected GrainRuntime Runtime => Engine.Runtime;
+    protected CardDirectory Cards => Engine.Cards;
     protected ManualClock Clock { get; } = ManualClock.StartingAt2026();
 
     public async Task InitializeAsync()
     {
         ConnectionString = await TestDatabase.CreateAsync(GetType().Name);
         Engine = await StartEngineAsync();
-        await Runtime.Programs.SetAsync(Program);
+        await Cards.Programs.SetAsync(Program);
     }
 
     /// <summary>The programme of the test class's cards. Round numbers make expected values readable.</summary>
@@ -35,8 +37,25 @@ public abstract class EngineTestBase : IAsyncLifetime
         HoldTimeoutSeconds = 600,
     };
 
-    protected async Task<LoyaltyEngine> StartEngineAsync(EngineOptions? options = null, TimeProvider? clock = null)
+    /// <summary>
+    /// Starts another engine (an Orleans silo) on the test class's database. Without options it joins
+    /// the class's cluster, like another server of the same deployment (one activation per card across
+    /// both). With options (other bounds to test) it forms a cluster of its own, so its own bounds are
+    /// the ones that apply; a cluster of its own on the same database is also how a test gets two
+    /// activations of one card at once, as during a membership change.
+    /// </summary>
+    protected async Task<LoyaltyEngine> StartEngineAsync(EngineOptions? options = null, TimeProvider? clock = null, bool ownCluster = false)
     {
+        if (options is not null || ownCluster)
+            options = new EngineOptions
+            {
+                GroupCommit = options?.GroupCommit ?? new(),
+                Cards = options?.Cards ?? new(),
+                MaxDatabaseConnections = options?.MaxDatabaseConnections ?? 64,
+                DatabaseConnectTimeout = options?.DatabaseConnectTimeout ?? TimeSpan.FromSeconds(5),
+                DatabaseCommandTimeout = options?.DatabaseCommandTimeout ?? TimeSpan.FromSeconds(30),
+                Silo = SiloEndpoint.Local($"own-{Interlocked.Increment(ref _ownClusters)}"),
+            };
         var engine = await LoyaltyEngine.StartAsync(ConnectionString, options, clock ?? Clock);
         _engines.Add(engine);
         return engine;
@@ -55,7 +74,7 @@ public abstract class EngineTestBase : IAsyncLifetime
 
     protected async Task<ICardGrain> IssueWithBalanceAsync(string number, long kopecks)
     {
-        var card = Runtime.Card(number);
+        var card = Cards.Card(number);
         await card.IssueAsync(ProgramCatalog.DefaultProgramId, null, null);
         if (kopecks != 0) await card.AdjustAsync($"seed-{number}", kopecks, "opening balance", "test");
         return card;

@@ -172,7 +172,7 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
             }
             else
             {
-                await cards.Card(cardNumber).CancelAsync(PrintQueue.BonusOperationId(job, "cancel"), holdId!, cancellationToken, storeId);
+                await cards.Card(cardNumber).CancelAsync(PrintQueue.BonusOperationId(job, "cancel"), holdId!, storeId, cancellationToken);
                 settlement = BonusSettlement.Cancelled;
                 message = "The bonus hold was cancelled.";
             }

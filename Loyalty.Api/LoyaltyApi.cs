@@ -4,6 +4,7 @@ using Loyalty.Api.Grpc;
 using Loyalty.Api.Services;
 using Loyalty.Grains;
 using Loyalty.Grains.Domain;
+using Loyalty.Grains.Runtime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,7 +30,11 @@ public sealed class LoyaltyApi
         Keys = keys;
         Access = access;
         Health = new ServerHealthCheck(engine);
+        PrintQueues = new PrintQueues(new Grains.Storage.PrintJobStore(engine.DataSource), engine.Cards, TimeProvider.System);
     }
+
+    /// <summary>The office registers' print queues (issue 13), shared by the Fiscal service and the receipt pages.</summary>
+    public PrintQueues PrintQueues { get; }
 
     public ApiKeyStore Keys { get; }
     public Access Access { get; }
@@ -56,6 +61,9 @@ public sealed class LoyaltyApi
         services.AddSingleton<AdminService>();
         services.AddSingleton<ExchangeService>();
         services.AddSingleton<ReconciliationService>();
+        services.AddSingleton(PrintQueues);
+        services.AddSingleton(sp => new Web.ReceiptNotifier(Web.ReceiptNotifierOptions.From(sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()), new HttpClient()));
+        services.AddSingleton<FiscalService>();
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = MaxMessageBytes;
@@ -80,7 +88,7 @@ public sealed class LoyaltyApi
 
     /// <summary>The names grpc.health.v1 answers for: "" is the whole server, then each service.</summary>
     public static readonly string[] ServedNames =
-        ["", CardsService.Name, AdminService.Name, ExchangeService.Name, ReconciliationService.Name, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+        ["", CardsService.Name, AdminService.Name, ExchangeService.Name, ReconciliationService.Name, FiscalService.Name, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
     /// <summary>Maps the services and puts <see cref="GrpcCallGuard"/> in front of them (call after routing).</summary>
     public static void MapServices(WebApplication app)
@@ -91,6 +99,7 @@ public sealed class LoyaltyApi
         app.MapGrpcService<AdminService>();
         app.MapGrpcService<ExchangeService>();
         app.MapGrpcService<ReconciliationService>();
+        app.MapGrpcService<FiscalService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
     }

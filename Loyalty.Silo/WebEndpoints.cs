@@ -13,6 +13,8 @@ public sealed class WebEndpoints(LoyaltyEngine engine, ApiKeyStore keys)
     /// <summary>A probe that cannot reach the database in this time reports it as down rather than hang.</summary>
     private static readonly TimeSpan DatabaseProbeTimeout = TimeSpan.FromSeconds(2);
 
+    private readonly Api.Web.FiscalWebEndpoints _fiscal = new(new Grains.Storage.PrintJobStore(engine.DataSource));
+
     public async Task HandleAsync(HttpContext http)
     {
         if (http.Request.Path == "/healthz" && (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method)))
@@ -30,6 +32,7 @@ public sealed class WebEndpoints(LoyaltyEngine engine, ApiKeyStore keys)
             await _pages.HandleAsync(http);
             return;
         }
+        if (await _fiscal.TryHandleAsync(http)) return;
         http.Response.StatusCode = StatusCodes.Status404NotFound;
     }
 

@@ -40,7 +40,7 @@ public static partial class LoyaltyCommandLine
         var globals = new GlobalOptions();
         var root = new RootCommand(
             "Loyalty bonus cards from the command line: cards, keys, programmes and health of a loyalty server; " +
-            "catalog files, sales reports, shifts and the store adapter for offline stores. " +
+            "catalog files, sales reports, shifts and the store adapter for offline stores; fiscal receipts through an office register. " +
             "Amounts are in roubles with up to two decimals (150.50). " + ExitCodes.Summary);
         foreach (var option in globals.All) root.Options.Add(option);
         root.Subcommands.Add(BuildCardCommand(globals));
@@ -52,6 +52,8 @@ public static partial class LoyaltyCommandLine
         root.Subcommands.Add(BuildShiftCommand(globals));
         root.Subcommands.Add(BuildLiabilityCommand(globals));
         root.Subcommands.Add(BuildAdapterCommand());
+        root.Subcommands.Add(BuildFiscalCommand(globals));
+        root.Subcommands.Add(BuildOfficeCommand(globals));
         return root;
     }
 

@@ -33,6 +33,7 @@ public sealed class LoyaltyClient : IDisposable
     private readonly Health.HealthClient _health;
     private readonly Exchange.ExchangeClient _exchange;
     private readonly Reconciliation.ReconciliationClient _reconciliation;
+    private readonly Loyalty.Protos.V1.Fiscal.FiscalClient _fiscal;
     private readonly string? _authorization;
 
     /// <summary>A client over its own channel and connections; <see cref="Dispose"/> closes them.</summary>
@@ -76,6 +77,7 @@ public sealed class LoyaltyClient : IDisposable
         _health = new Health.HealthClient(_channel);
         _exchange = new Exchange.ExchangeClient(_channel);
         _reconciliation = new Reconciliation.ReconciliationClient(_channel);
+        _fiscal = new Loyalty.Protos.V1.Fiscal.FiscalClient(_channel);
     }
 
     /// <summary>A client for <paramref name="address"/> (e.g. http://127.0.0.1:5080) with the default limits.</summary>
@@ -200,6 +202,34 @@ public sealed class LoyaltyClient : IDisposable
     /// <summary>Cards driven below zero by offline redemption, with their repayments.</summary>
     public Task<ListDebtsResponse> ListDebtsAsync(ListDebtsRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_reconciliation.ListDebtsAsync, request, options, cancellationToken);
+
+    // Fiscal: delivery drivers and the office register (issue 13).
+
+    /// <summary>Queues a sale on an office register; the same operation id again answers the same job.</summary>
+    public Task<PrintJob> SubmitReceiptAsync(SubmitReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.SubmitReceiptAsync, request, options, cancellationToken);
+
+    public Task<PrintJob> GetPrintJobAsync(string jobId, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.GetPrintJobAsync, new GetPrintJobRequest { JobId = jobId }, options, cancellationToken);
+
+    /// <summary>The office adapter's feed of jobs to print, oldest first, then new ones as they come; no deadline, cancel to stop.</summary>
+    public IAsyncEnumerable<PrintJobTask> ReceivePrintJobsAsync(string storeId, string officeRegisterId, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(callOptions => _fiscal.ReceivePrintJobs(new ReceivePrintJobsRequest { StoreId = storeId, OfficeRegisterId = officeRegisterId }, callOptions), options, cancellationToken);
+
+    /// <summary>Reports a job's outcome; safe to repeat.</summary>
+    public Task<PrintJob> ReportPrintResultAsync(ReportPrintResultRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.ReportPrintResultAsync, request, options, cancellationToken);
+
+    /// <summary>Queues a paper copy of a printed receipt on its office register; answers the copy's job.</summary>
+    public Task<PrintJob> ReprintReceiptAsync(ReprintReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.ReprintReceiptAsync, request, options, cancellationToken);
+
+    /// <summary>Sends a printed receipt's link again by SMS or e-mail; UNAVAILABLE when the gateway did not take it.</summary>
+    public Task<PrintJob> ResendReceiptAsync(ResendReceiptRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.ResendReceiptAsync, request, options, cancellationToken);
+
+    public Task<DriverMode> SetDriverModeAsync(SetDriverModeRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.SetDriverModeAsync, request, options, cancellationToken);
 
     // Health: needs no key.
 

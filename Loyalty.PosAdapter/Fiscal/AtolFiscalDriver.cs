@@ -214,6 +214,44 @@ public sealed class AtolFiscalDriver : IAsyncDisposable
             return outcomes;
         }, cancellationToken);
 
+    /// <summary>
+    /// Prints a copy of a fiscalised receipt as a non-fiscal document (ATOL <c>nonFiscal</c>: the
+    /// text lines, then the FNS QR code), headed «КОПИЯ». Not a fiscal document and not journalled:
+    /// its job uuid comes from <paramref name="copyKey"/>, so a repeated call while the job is known
+    /// to the web server does not print twice (409), but a crash between the POST and its answer
+    /// followed by a lost web-server queue may print a second copy, which is harmless.
+    /// </summary>
+    public Task<FiscalOutcome> PrintCopyAsync(string copyKey, IReadOnlyList<string> lines, string? qrCode, CancellationToken cancellationToken = default) =>
+        WithTurnAsync(async ct =>
+        {
+            var items = new JsonArray { new JsonObject { ["type"] = "text", ["text"] = "КОПИЯ", ["alignment"] = "center" } };
+            foreach (var line in lines) items.Add(new JsonObject { ["type"] = "text", ["text"] = line });
+            if (!string.IsNullOrEmpty(qrCode)) items.Add(new JsonObject { ["type"] = "barcode", ["barcode"] = qrCode, ["barcodeType"] = "QR", ["scale"] = 5, ["alignment"] = "center" });
+            var uuid = JobUuid(copyKey, 1);
+            var task = new JsonObject { ["type"] = "nonFiscal", ["items"] = items, ["printFooter"] = false };
+            try
+            {
+                var results = await PollAsync(uuid, time.GetUtcNow() + options.MaxWait, ct);
+                if (results is null)
+                {
+                    await readRetry.ExecuteAsync(async c => await api.PostAsync(uuid, [task.DeepClone()], c), ct);
+                    results = await PollAsync(uuid, time.GetUtcNow() + options.MaxWait, ct);
+                }
+                var result = results is { Count: > 0 } ? results[0] : null;
+                return result switch
+                {
+                    { Status: "ready" } => new FiscalOutcome(copyKey, FiscalState.Printed, null, "The copy was printed.", Uuid: uuid),
+                    { IsPending: true } or null => new FiscalOutcome(copyKey, FiscalState.Pending, null, "The copy is not printed yet.", Uuid: uuid),
+                    { ErrorCode: 44 } => new FiscalOutcome(copyKey, FiscalState.NeedsAttention, null, "The register is out of paper; load paper and resume.", AttentionReason.PaperOut, 44, uuid),
+                    _ => new FiscalOutcome(copyKey, FiscalState.Failed, null, $"The copy was refused: {result.ErrorCode} {result.ErrorDescription}", ErrorCode: result.ErrorCode, Uuid: uuid),
+                };
+            }
+            catch (AtolUnreachableException error)
+            {
+                return new FiscalOutcome(copyKey, FiscalState.Pending, null, $"The ATOL web server does not answer ({error.Message}); the copy is tried again later.", Uuid: uuid);
+            }
+        }, cancellationToken);
+
     /// <summary>What the journal says about a document, without asking the register; null when unknown.</summary>
     public FiscalOutcome? Find(string documentKey)
     {

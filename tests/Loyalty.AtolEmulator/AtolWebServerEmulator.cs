@@ -46,6 +46,7 @@ public sealed class AtolWebServerEmulator : IAsyncDisposable
     private readonly Dictionary<string, Job> jobs = new(StringComparer.Ordinal);
     private readonly List<Job> order = [];
     private readonly List<string> postedUuids = [];
+    private readonly List<JsonObject> nonFiscal = [];
     private readonly List<(AnswerFault Fault, string Method, string PathPrefix)> answerFaults = [];
     private readonly List<TaskFault> taskFaults = [];
     private readonly Dictionary<string, TimeSpan> taskDurations = new(StringComparer.Ordinal);
@@ -98,6 +99,9 @@ public sealed class AtolWebServerEmulator : IAsyncDisposable
 
     /// <summary>Receipts (sell, sellReturn…) only.</summary>
     public IReadOnlyList<EmulatedDocument> Receipts => Documents.Where(d => d.IsReceipt).ToList();
+
+    /// <summary>The non-fiscal documents printed (<c>nonFiscal</c> tasks, e.g. a receipt's copy), as received; the FN never sees them.</summary>
+    public IReadOnlyList<JsonObject> NonFiscalDocuments { get { lock (gate) return nonFiscal.Select(t => (JsonObject)t.DeepClone()).ToList(); } }
 
     /// <summary>Every uuid POSTed, in order, repeats included (to check that retries reuse the uuid).</summary>
     public IReadOnlyList<string> PostedUuids { get { lock (gate) return postedUuids.ToList(); } }
@@ -535,6 +539,10 @@ public sealed class AtolWebServerEmulator : IAsyncDisposable
                 var last = documents.LastOrDefault(d => !forReceipt || d.IsReceipt);
                 return last is null ? new JsonObject() : new JsonObject { ["fiscalParams"] = FiscalParams(last) };
             case "continuePrint":
+                return new JsonObject();
+            case "nonFiscal":
+                // Printed on the receipt tape, outside the FN (protocols.md §1.3 "Printing").
+                nonFiscal.Add((JsonObject)task.DeepClone());
                 return new JsonObject();
             default:
                 return null;

@@ -1,0 +1,319 @@
+using System.Security.Cryptography;
+
+namespace Loyalty.Grains.Domain;
+
+/// <summary>Where a print job of an office register stands (issue 13 point 4).</summary>
+public enum PrintJobState
+{
+    /// <summary>Stored, not handed to the office adapter yet.</summary>
+    Queued,
+    /// <summary>Handed to the office adapter; no outcome reported yet. Handed out again when the adapter reconnects.</summary>
+    Printing,
+    /// <summary>Fiscalised; the fiscal data are final and the bonus hold is committed.</summary>
+    Done,
+    /// <summary>Not fiscalised and never will be; the bonus hold is cancelled.</summary>
+    Failed,
+    /// <summary>The office must act; the adapter carries on with the job once it can, so it stays open.</summary>
+    NeedsAttention,
+}
+
+/// <summary>How the customer gets the receipt (seed aemsofts-dematerialized-tickets.txt).</summary>
+public enum ReceiptDeliveryKind { Paper, Sms, Email, None }
+
+/// <summary>Money payments of a print job: ATOL cash, electronically (card), prepaid, credit.</summary>
+public enum PrintPaymentKind { Cash, Card, Prepaid, Credit }
+
+/// <summary>A line's VAT rate as the office register prints it (ATOL <c>tax.type</c>, tag 1199).</summary>
+public enum PrintVat { None, Vat0, Vat5, Vat7, Vat10, Vat20, Vat22 }
+
+/// <summary>A fiscal detail of one receipt line, by SKU: the bonuses on it (kopecks) and its VAT.</summary>
+public sealed record PrintLineDetail(string Sku, long BonusDiscountKopecks, PrintVat Vat);
+
+/// <summary>One money payment, kopecks &gt; 0.</summary>
+public sealed record PrintPayment(PrintPaymentKind Kind, long AmountKopecks);
+
+/// <summary>The buyer as the driver's app has them (the CRM's fields, unvalidated except the INN's shape by the adapter).</summary>
+public sealed record PrintCustomer(string? Name, string? Inn, string? Email, string? OfdContact, IReadOnlyList<string> Phones);
+
+/// <summary>
+/// A driver's sale to fiscalise on an office register. <see cref="Receipt"/> is the sale as the
+/// loyalty server saw it (line amounts before bonuses; the very receipt the hold was made for);
+/// <see cref="Lines"/> give each line's bonus discount and VAT. Immutable.
+/// </summary>
+/// <param name="ElectronicOnly">No paper: delivery SMS, e-mail or none, or the driver's mode 3.</param>
+/// <param name="SubmittedBy">The submitting key's id.</param>
+/// <param name="ReprintOf">Set for a copy: the done job whose receipt is printed again (non-fiscal, no bonuses).</param>
+/// <param name="CopyOf">The copied receipt's fiscal data, printed on the copy.</param>
+public sealed record PrintJobRequest(
+    string OperationId,
+    string OfficeRegisterId,
+    Receipt Receipt,
+    string? HoldId,
+    string? CardNumber,
+    IReadOnlyList<PrintLineDetail> Lines,
+    IReadOnlyList<PrintPayment> Payments,
+    PrintCustomer? Customer,
+    ReceiptDeliveryKind Delivery,
+    bool ElectronicOnly,
+    string SubmittedBy,
+    string? ReprintOf = null,
+    PrintFiscalData? CopyOf = null)
+{
+    public string StoreId => Receipt.Ref.StoreId;
+
+    /// <summary>Bonuses printed as line discounts, kopecks.</summary>
+    public long BonusKopecks => Lines.Sum(l => l.BonusDiscountKopecks);
+
+    /// <summary>The bonus discount of receipt line <paramref name="sku"/>.</summary>
+    public long DiscountOf(string sku) => Lines.FirstOrDefault(l => l.Sku == sku)?.BonusDiscountKopecks ?? 0;
+}
+
+/// <summary>What the register gave back for a fiscalised job (the office adapter reports it).</summary>
+/// <param name="DocumentDateTime">Tag 1012 as the register wrote it (ISO 8601 with its own offset).</param>
+/// <param name="QrCode">The FNS check string (protocols.md §2.3), built by the adapter from the same data.</param>
+public sealed record PrintFiscalData(
+    long FiscalDocumentNumber, string FiscalSign, string FnNumber, long ShiftNumber, long ReceiptNumber,
+    string DocumentDateTime, long TotalKopecks, string QrCode, string RegistrationNumber);
+
+/// <summary>The office adapter's outcome of one job.</summary>
+public enum PrintOutcomeKind { Done, Failed, NeedsAttention }
+
+/// <summary>A result report: the outcome, a sentence, tag 1008 as sent, and the fiscal data (done only).</summary>
+public sealed record PrintReport(string JobId, PrintOutcomeKind Outcome, string Message, string? ContactUsed, PrintFiscalData? Fiscal);
+
+/// <summary>What became of the job's bonuses: nothing to do, waiting for the outcome, booked, given back, or refused by the card (see the job's message).</summary>
+public enum BonusSettlement { None, Held, Committed, Cancelled, Refused }
+
+/// <summary>
+/// One print job. Immutable. <see cref="Notice"/> says what became of the receipt link sent by SMS or e-mail.: every rule of <see cref="PrintQueue"/> returns a new one.
+/// <see cref="ReceiptToken"/> is the receipt page's unguessable link (192 random bits, base64url).
+/// </summary>
+public sealed record PrintJob(
+    string JobId,
+    long Sequence,
+    PrintJobRequest Request,
+    PrintJobState State,
+    string Message,
+    string? ContactUsed,
+    PrintFiscalData? Fiscal,
+    BonusSettlement Bonuses,
+    string? BonusMessage,
+    string ReceiptToken,
+    int Deliveries,
+    DateTimeOffset SubmittedAt,
+    DateTimeOffset UpdatedAt,
+    string? Notice = null)
+{
+    public bool IsFinal => State is PrintJobState.Done or PrintJobState.Failed;
+
+    /// <summary>The bonus step that is still owed: commit after done, cancel after failed, else none.</summary>
+    public BonusStep OwedBonusStep => (State, Bonuses) switch
+    {
+        (PrintJobState.Done, BonusSettlement.Held) => BonusStep.Commit,
+        (PrintJobState.Failed, BonusSettlement.Held) => BonusStep.Cancel,
+        _ => BonusStep.None,
+    };
+}
+
+/// <summary>A bonus step the queue's host performs on the card after an outcome.</summary>
+public enum BonusStep { None, Commit, Cancel }
+
+/// <summary>
+/// The print queue's rules, one place (issue 13 point 4): what a submitted job must satisfy, when a
+/// repeated submit is the same job, which jobs the office adapter's feed hands out and in what
+/// order, what a result report may change, and which bonus step follows. Pure: no clock, no I/O;
+/// the caller (the register's queue host, later PrintQueueGrain) stores what these return.
+/// </summary>
+public static class PrintQueue
+{
+    /// <summary>Payment parts of one job.</summary>
+    public const int MaxPayments = 16;
+    /// <summary>Phones of one delivery address.</summary>
+    public const int MaxPhones = 16;
+    /// <summary>A report's or a customer field's text, characters.</summary>
+    public const int MaxTextLength = 512;
+
+    /// <summary>Refuses a request that cannot be printed or booked, with a sentence naming the field (INVALID_ARGUMENT); changes nothing.</summary>
+    public static void Validate(PrintJobRequest request)
+    {
+        Domain.Validate.OperationId(request.OperationId);
+        Domain.Validate.Identifier(request.OfficeRegisterId, "office_register_id");
+        Domain.Validate.Receipt(request.Receipt);
+        var skus = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in request.Lines)
+        {
+            var receiptLine = request.Receipt.Lines.FirstOrDefault(l => l.Sku == line.Sku)
+                ?? throw Domain.Validate.Invalid($"lines: SKU '{line.Sku}' is not a line of receipt {request.Receipt.Ref}.");
+            if (!skus.Add(line.Sku)) throw Domain.Validate.Invalid($"lines: SKU '{line.Sku}' appears twice.");
+            if (line.BonusDiscountKopecks < 0 || line.BonusDiscountKopecks > receiptLine.AmountKopecks)
+                throw Domain.Validate.Invalid($"lines: the bonus discount of '{line.Sku}' ({line.BonusDiscountKopecks}) must be between 0 and the line amount ({receiptLine.AmountKopecks}).");
+        }
+        if (request.BonusKopecks > 0 && string.IsNullOrEmpty(request.HoldId))
+            throw Domain.Validate.Invalid("lines carry bonus discounts but no hold_id: hold the bonuses first (Cards.Redeem) and give its hold id.");
+        if (!string.IsNullOrEmpty(request.HoldId))
+        {
+            var holder = Card.CardNumberOfHold(request.HoldId) ?? throw Domain.Validate.Invalid("hold_id is not one this server gave out.");
+            if (!string.IsNullOrEmpty(request.CardNumber) && request.CardNumber != holder)
+                throw Domain.Validate.Invalid($"card_number {request.CardNumber} is not the card of hold {request.HoldId}.");
+        }
+        else if (!string.IsNullOrEmpty(request.CardNumber)) Domain.Validate.CardNumber(request.CardNumber);
+        if (request.Payments.Count > MaxPayments) throw Domain.Validate.Invalid($"payments: at most {MaxPayments}.");
+        foreach (var payment in request.Payments) Domain.Validate.PositiveAmount(payment.AmountKopecks, "payments.amount");
+        var money = request.Receipt.TotalKopecks - request.BonusKopecks;
+        var paid = request.Payments.Sum(p => p.AmountKopecks);
+        if (paid != money)
+            throw Domain.Validate.Invalid($"payments add up to {paid} kopecks, but the receipt after bonuses is {money} kopecks ({request.Receipt.TotalKopecks} − {request.BonusKopecks} bonuses).");
+        if (request.Customer is { } c)
+        {
+            Domain.Validate.Text(c.Name, "customer.name", required: false);
+            Domain.Validate.Text(c.Email, "customer.email", required: false);
+            Domain.Validate.Text(c.OfdContact, "customer.delivery_address.ofd_contact", required: false);
+            if (c.Inn is { Length: > 0 } inn && !(inn.Length is 10 or 12 && inn.All(char.IsAsciiDigit)))
+                throw Domain.Validate.Invalid($"customer.inn '{inn}' must be 10 digits (a company) or 12 (a person).");
+            if (c.Phones.Count > MaxPhones) throw Domain.Validate.Invalid($"customer.delivery_address.phones: at most {MaxPhones}.");
+            foreach (var phone in c.Phones) Domain.Validate.Text(phone, "customer.delivery_address.phones", required: false);
+        }
+    }
+
+    /// <summary>
+    /// A new job, queued: call when no job has the operation id yet. The job id and the receipt
+    /// token come from <see cref="NewJobId"/> and <see cref="NewReceiptToken"/>; the sequence is one
+    /// more than the register's last.
+    /// </summary>
+    public static PrintJob Submit(PrintJobRequest request, string jobId, long sequence, string receiptToken, DateTimeOffset now)
+    {
+        Validate(request);
+        var held = request.ReprintOf is null && (!string.IsNullOrEmpty(request.HoldId) || !string.IsNullOrEmpty(request.CardNumber));
+        return new PrintJob(jobId, sequence, request, PrintJobState.Queued, "Queued for the office register.", null, null,
+            held ? BonusSettlement.Held : BonusSettlement.None, null, receiptToken, 0, now, now);
+    }
+
+    /// <summary>
+    /// The request for a paper copy of <paramref name="original"/>'s receipt: the same lines and
+    /// payments, no hold or card (bonuses are booked once, by the original), printed on paper as a
+    /// non-fiscal document carrying the original's fiscal data. Only a done job has a receipt to copy
+    /// (FAILED_PRECONDITION otherwise).
+    /// </summary>
+    public static PrintJobRequest Reprint(PrintJob original, string operationId, string submittedBy)
+    {
+        if (original.State != PrintJobState.Done || original.Fiscal is null)
+            throw new CardException(CardErrorCode.AlreadyResolved, $"Job {original.JobId} is {original.State}: only a printed receipt can be printed again.");
+        return original.Request with
+        {
+            OperationId = operationId, HoldId = null, CardNumber = null, Delivery = ReceiptDeliveryKind.Paper, ElectronicOnly = false,
+            SubmittedBy = submittedBy, ReprintOf = original.Request.ReprintOf ?? original.JobId, CopyOf = original.Fiscal,
+        };
+    }
+
+    /// <summary>
+    /// A submit whose operation id is taken: the same request (compared as stored, <paramref name="sameRequest"/>)
+    /// answers the existing job; anything else is refused (ALREADY_EXISTS), changing nothing.
+    /// </summary>
+    public static PrintJob Resubmit(PrintJob existing, bool sameRequest)
+    {
+        if (!sameRequest)
+            throw new CardException(CardErrorCode.OperationExistsWithDifferentPayload,
+                $"Operation {existing.Request.OperationId} already submitted another receipt (job {existing.JobId}); use a new operation id for a new receipt.");
+        return existing;
+    }
+
+    /// <summary>
+    /// The jobs the feed hands out next, in queue order: open jobs (queued, printing, needs
+    /// attention) with a sequence above <paramref name="afterSequence"/> (what this feed already
+    /// sent), at most <paramref name="max"/>. A new feed starts at 0, so jobs handed to a previous
+    /// connection and not reported are handed out again.
+    /// </summary>
+    public static IReadOnlyList<PrintJob> NextForFeed(IEnumerable<PrintJob> jobs, long afterSequence, int max) =>
+        [.. jobs.Where(j => !j.IsFinal && j.Sequence > afterSequence).OrderBy(j => j.Sequence).Take(max)];
+
+    /// <summary>A job handed to the adapter: queued becomes printing; others keep their state. Counts deliveries.</summary>
+    public static PrintJob Deliver(PrintJob job, DateTimeOffset now) => job.IsFinal ? job : job with
+    {
+        State = job.State == PrintJobState.Queued ? PrintJobState.Printing : job.State,
+        Message = job.State == PrintJobState.Queued ? "Handed to the office register." : job.Message,
+        Deliveries = job.Deliveries + 1,
+        UpdatedAt = now,
+    };
+
+    /// <summary>
+    /// Applies a result report. Done and failed are final: the same outcome again returns the job
+    /// unchanged (the fiscal data are never replaced; a different FD for a done job is refused as a
+    /// contradiction, FAILED_PRECONDITION); done after failed or failed after done is refused; a
+    /// late needs-attention after a final outcome is stale and changes nothing. Returns the job and
+    /// whether it changed.
+    /// </summary>
+    public static (PrintJob Job, bool Changed) Report(PrintJob job, PrintReport report, DateTimeOffset now)
+    {
+        var message = Truncate(report.Message);
+        switch (report.Outcome)
+        {
+            case PrintOutcomeKind.Done:
+                var fiscal = report.Fiscal ?? throw Domain.Validate.Invalid("A done report must carry the fiscal data (FD number, fiscal sign, FN).");
+                if (fiscal.FiscalDocumentNumber <= 0 || string.IsNullOrEmpty(fiscal.FiscalSign) || string.IsNullOrEmpty(fiscal.FnNumber))
+                    throw Domain.Validate.Invalid("A done report needs a positive fiscal_document_number, a fiscal_sign and an fn_number.");
+                if (job.State == PrintJobState.Done)
+                {
+                    if (job.Fiscal!.FiscalDocumentNumber != fiscal.FiscalDocumentNumber || job.Fiscal.FnNumber != fiscal.FnNumber)
+                        throw new CardException(CardErrorCode.AlreadyResolved,
+                            $"Job {job.JobId} was done as FD {job.Fiscal.FiscalDocumentNumber} (FN {job.Fiscal.FnNumber}); a report of FD {fiscal.FiscalDocumentNumber} contradicts it: check the register's journal.");
+                    return (job, false);
+                }
+                if (job.State == PrintJobState.Failed)
+                    throw new CardException(CardErrorCode.AlreadyResolved, $"Job {job.JobId} was reported failed and its hold cancelled; it cannot be done now.");
+                return (job with
+                {
+                    State = PrintJobState.Done, Fiscal = fiscal, ContactUsed = NullIfEmpty(report.ContactUsed),
+                    Message = message.Length > 0 ? message : $"Fiscalised: FD {fiscal.FiscalDocumentNumber}.", UpdatedAt = now,
+                }, true);
+            case PrintOutcomeKind.Failed:
+                if (job.State == PrintJobState.Failed) return (job, false);
+                if (job.State == PrintJobState.Done)
+                    throw new CardException(CardErrorCode.AlreadyResolved, $"Job {job.JobId} is fiscalised (FD {job.Fiscal!.FiscalDocumentNumber}); it cannot fail now.");
+                return (job with { State = PrintJobState.Failed, Message = message.Length > 0 ? message : "The register refused the receipt.", UpdatedAt = now }, true);
+            case PrintOutcomeKind.NeedsAttention:
+                if (job.IsFinal) return (job, false);
+                if (job.State == PrintJobState.NeedsAttention && job.Message == message) return (job, false);
+                return (job with { State = PrintJobState.NeedsAttention, Message = message, UpdatedAt = now }, true);
+            default:
+                throw Domain.Validate.Invalid("outcome must be done, failed or needs_attention.");
+        }
+    }
+
+    /// <summary>Records the bonus step's result: booked, given back, or refused by the card with its reason.</summary>
+    public static PrintJob Settled(PrintJob job, BonusSettlement settlement, string? message, DateTimeOffset now) =>
+        job with { Bonuses = settlement, BonusMessage = message, UpdatedAt = now };
+
+    /// <summary>Records what became of sending the receipt link (SMS or e-mail), for the driver to read.</summary>
+    public static PrintJob Noticed(PrintJob job, string notice, DateTimeOffset now) => job with { Notice = Truncate(notice), UpdatedAt = now };
+
+    /// <summary>
+    /// Where the receipt link goes for <paramref name="delivery"/>: the given contact, else the one
+    /// tag 1008 used when it is of the right kind (a +7 phone for SMS, an e-mail), else for e-mail
+    /// the customer's general e-mail. Null when there is none.
+    /// </summary>
+    public static string? LinkContact(PrintJob job, ReceiptDeliveryKind delivery, string? given = null)
+    {
+        if (!string.IsNullOrWhiteSpace(given)) return given.Trim();
+        var used = job.ContactUsed;
+        return delivery switch
+        {
+            ReceiptDeliveryKind.Sms when used is { Length: 12 } && used.StartsWith("+7", StringComparison.Ordinal) => used,
+            ReceiptDeliveryKind.Email when used is not null && used.Contains('@') => used,
+            ReceiptDeliveryKind.Email when job.Request.Customer?.Email is { Length: > 0 } email && email.Contains('@') => email.Trim(),
+            _ => null,
+        };
+    }
+
+    /// <summary>The operation id of a job's bonus step: derived from the job, so a repeated report or a restart books once.</summary>
+    public static string BonusOperationId(PrintJob job, string step) => $"print-{step}:{job.JobId}";
+
+    /// <summary>A job id: "pj_" and 128 random bits in hex.</summary>
+    public static string NewJobId() => "pj_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>The receipt page's token: 192 random bits, base64url (32 characters). Unguessable; looked up as is.</summary>
+    public static string NewReceiptToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).Replace('+', '-').Replace('/', '_');
+
+    private static string Truncate(string? text) => text is null ? "" : text.Length <= MaxTextLength ? text : text[..MaxTextLength];
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : Truncate(text);
+}

@@ -1,0 +1,347 @@
+using System.Collections.Concurrent;
+using Loyalty.Grains.Domain;
+using Loyalty.Grains.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Loyalty.Grains.Runtime;
+
+/// <summary>Bounds of the print queues' host.</summary>
+public sealed record PrintQueueLimits
+{
+    /// <summary>Calls waiting for one register's turn; more get RESOURCE_EXHAUSTED (retry with the same operation id).</summary>
+    public int MaxWaitingCallsPerRegister { get; init; } = 256;
+    /// <summary>Jobs a feed hands out ahead of their results, so the adapter never waits for the server between two receipts.</summary>
+    public int FeedWindow { get; init; } = 16;
+    /// <summary>Submits stored in one commit when many wait for the register's turn at once (a burst of drivers).</summary>
+    public int MaxSubmitBatch { get; init; } = 64;
+}
+
+/// <summary>A submit's answer in a batch: the job, or why its operation id was refused.</summary>
+public sealed record SubmitResult(PrintJob? Job, Exception? Error);
+
+/// <summary>
+/// The print queue of one office register: the future <c>PrintQueueGrain</c> (keyed by store and
+/// register). Its methods take immutable inputs and return immutable records; the rules are in
+/// <see cref="PrintQueue"/>; every change is in PostgreSQL before the method returns. Not
+/// thread-safe by itself: its host (<see cref="PrintQueues"/>) runs one call at a time per register,
+/// as Orleans will.
+/// </summary>
+public sealed class OfficePrintQueue(string storeId, string registerId, PrintJobStore store, CardDirectory cards, TimeProvider time, ILogger logger)
+{
+    private readonly SortedDictionary<long, PrintJob> _open = [];
+    private long _lastSequence;
+    private bool _loaded;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string StoreId => storeId;
+    public string RegisterId => registerId;
+
+    /// <summary>Completes at the next change (a submit or a result); the feed waits on it. (Under Orleans: a grain observer.)</summary>
+    public Task Changed => Volatile.Read(ref _changed).Task;
+
+    /// <summary>Loads the open jobs and settles bonus steps a crash left owed (the activation's OnActivateAsync).</summary>
+    public async Task ActivateAsync(CancellationToken cancellationToken)
+    {
+        if (_loaded) return;
+        var (open, last) = await store.LoadRegisterAsync(storeId, registerId, cancellationToken);
+        _lastSequence = last;
+        foreach (var job in open) _open[job.Sequence] = job;
+        _loaded = true;
+        foreach (var job in open.Where(j => j.OwedBonusStep != BonusStep.None).ToList())
+            await SettleBonusesAsync(job, cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues sales (already validated), each answered with its job or the refusal of its operation
+    /// id, in one database commit: submits that waited for the register's turn together are stored
+    /// together. Durable before it returns.
+    /// </summary>
+    public async Task<IReadOnlyList<SubmitResult>> SubmitManyAsync(IReadOnlyList<PrintJobRequest> requests, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var jobs = requests.Select((request, i) => PrintQueue.Submit(request, PrintQueue.NewJobId(), _lastSequence + 1 + i, PrintQueue.NewReceiptToken(), now)).ToList();
+        var inserted = await store.TryInsertManyAsync(jobs, cancellationToken);
+        // Sequences of refused rows stay unused: gaps are harmless, the order is what counts.
+        _lastSequence += jobs.Count;
+        var results = new SubmitResult[jobs.Count];
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            if (inserted[i])
+            {
+                _open[jobs[i].Sequence] = jobs[i];
+                results[i] = new SubmitResult(jobs[i], null);
+                continue;
+            }
+            // The operation id was taken meanwhile (a retry in the same batch, or through another register's queue of the store).
+            var other = await store.LoadByOperationAsync(storeId, requests[i].OperationId, cancellationToken);
+            try
+            {
+                results[i] = other is null
+                    ? new SubmitResult(null, new InvalidOperationException($"Operation {requests[i].OperationId} conflicted but is not stored."))
+                    : new SubmitResult(PrintQueue.Resubmit(other, PrintJobStore.SerializeRequest(other.Request) == PrintJobStore.SerializeRequest(requests[i])), null);
+            }
+            catch (CardException refused) { results[i] = new SubmitResult(null, refused); }
+        }
+        if (inserted.Any(x => x)) Signal();
+        return results;
+    }
+
+    /// <summary>Queues one sale (see <see cref="SubmitManyAsync"/>).</summary>
+    public async Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
+    {
+        PrintQueue.Validate(request);
+        var result = (await SubmitManyAsync([request], cancellationToken))[0];
+        return result.Job ?? throw result.Error!;
+    }
+
+    /// <summary>
+    /// The next jobs for a feed that has handed out everything up to <paramref name="afterSequence"/>:
+    /// marked printing (stored) before they are returned, so a restart hands them out again.
+    /// </summary>
+    public async Task<IReadOnlyList<PrintJob>> TakeForFeedAsync(long afterSequence, int window, CancellationToken cancellationToken)
+    {
+        var inFlight = _open.Values.Count(j => j.Sequence <= afterSequence && j.State == PrintJobState.Printing);
+        var next = PrintQueue.NextForFeed(_open.Values, afterSequence, window - inFlight);
+        if (next.Count == 0) return next;
+        var now = time.GetUtcNow();
+        var delivered = next.Select(j => PrintQueue.Deliver(j, now)).ToList();
+        await store.UpdateManyAsync(delivered, cancellationToken);
+        foreach (var job in delivered) _open[job.Sequence] = job;
+        return delivered;
+    }
+
+    /// <summary>Applies the office adapter's result and then the bonus step it calls for (commit on done, cancel on failed).</summary>
+    public async Task<PrintJob> ReportAsync(PrintJob stored, PrintReport report, CancellationToken cancellationToken)
+    {
+        var current = _open.TryGetValue(stored.Sequence, out var open) ? open : stored;
+        var (job, changed) = PrintQueue.Report(current, report, time.GetUtcNow());
+        if (changed)
+        {
+            await store.UpdateAsync(job, cancellationToken);
+            Remember(job);
+            Signal();
+        }
+        if (job.OwedBonusStep != BonusStep.None) job = await SettleBonusesAsync(job, cancellationToken);
+        return job;
+    }
+
+    /// <summary>Records what became of sending the job's receipt link.</summary>
+    public async Task<PrintJob> NoteAsync(string jobId, string notice, CancellationToken cancellationToken)
+    {
+        var job = await store.LoadAsync(jobId, cancellationToken) ?? throw new CardException(CardErrorCode.NotFound, $"No print job '{jobId}'.");
+        var noted = PrintQueue.Noticed(job, notice, time.GetUtcNow());
+        await store.UpdateAsync(noted, cancellationToken);
+        if (_open.ContainsKey(noted.Sequence)) _open[noted.Sequence] = noted;
+        return noted;
+    }
+
+    /// <summary>
+    /// Commits the hold (or books the accrual) of a done job, or cancels the hold of a failed one,
+    /// under an operation id derived from the job: a repeated report or a restart books once. A
+    /// hold that timed out while the printer waited is held again and committed, since the receipt
+    /// shows the discount. A card's refusal is recorded on the job; a transient error leaves the
+    /// step owed for the next report or activation.
+    /// </summary>
+    private async Task<PrintJob> SettleBonusesAsync(PrintJob job, CancellationToken cancellationToken)
+    {
+        var request = job.Request;
+        var holdId = string.IsNullOrEmpty(request.HoldId) ? null : request.HoldId;
+        var cardNumber = holdId is not null ? Card.CardNumberOfHold(holdId)! : request.CardNumber!;
+        BonusSettlement settlement;
+        string message;
+        try
+        {
+            if (job.OwedBonusStep == BonusStep.Commit)
+            {
+                var card = cards.Card(cardNumber);
+                CommitResult result;
+                try
+                {
+                    result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit"), request.Receipt, holdId, cancellationToken);
+                }
+                catch (CardException expired) when (holdId is not null && expired.Code == CardErrorCode.AlreadyResolved && expired.Message.Contains("expired", StringComparison.Ordinal))
+                {
+                    var again = await card.RedeemAsync(PrintQueue.BonusOperationId(job, "hold-again"), request.Receipt, request.BonusKopecks, cancellationToken);
+                    result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit-again"), request.Receipt, again.HoldId, cancellationToken);
+                }
+                settlement = BonusSettlement.Committed;
+                message = $"{result.RedeemedKopecks} kopecks of bonuses booked, {result.AccruedKopecks} accrued on card {cardNumber}.";
+                if (result.RedeemedKopecks != request.BonusKopecks)
+                    message += $" The receipt printed {request.BonusKopecks} kopecks of bonus discounts: check the hold.";
+            }
+            else
+            {
+                await cards.Card(cardNumber).CancelAsync(PrintQueue.BonusOperationId(job, "cancel"), holdId!, storeId, cancellationToken);
+                settlement = BonusSettlement.Cancelled;
+                message = "The bonus hold was cancelled.";
+            }
+        }
+        catch (CardException refused)
+        {
+            settlement = BonusSettlement.Refused;
+            message = $"The card refused the bonus step: {refused.Message}";
+            logger.LogWarning("Print job {JobId}: the card refused the bonus step: {Reason}", job.JobId, refused.Message);
+        }
+        catch (Exception transient) when (transient is Npgsql.NpgsqlException or TimeoutException)
+        {
+            logger.LogWarning(transient, "Print job {JobId}: the bonus step is owed and will be tried again.", job.JobId);
+            return job;
+        }
+        var settled = PrintQueue.Settled(job, settlement, message, time.GetUtcNow());
+        await store.UpdateAsync(settled, cancellationToken);
+        Remember(settled);
+        return settled;
+    }
+
+    private void Remember(PrintJob job)
+    {
+        if (job.IsFinal && job.OwedBonusStep == BonusStep.None) _open.Remove(job.Sequence);
+        else _open[job.Sequence] = job;
+    }
+
+    private void Signal() => Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+}
+
+/// <summary>
+/// Hosts the office registers' print queues until Orleans lands (PrintQueueGrain replaces this):
+/// one <see cref="OfficePrintQueue"/> per store and register, created on first use, one call at a
+/// time each (a turn like a grain's), with at most <see cref="PrintQueueLimits.MaxWaitingCallsPerRegister"/>
+/// calls waiting (more: <see cref="CardErrorCode.Overloaded"/>, RESOURCE_EXHAUSTED). Also keeps
+/// the one live feed per register.
+/// </summary>
+public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, TimeProvider time, PrintQueueLimits? limits = null, ILogger? logger = null)
+{
+    private readonly ConcurrentDictionary<(string, string), Slot> _slots = new();
+
+    public PrintQueueLimits Limits { get; } = limits ?? new PrintQueueLimits();
+    public PrintJobStore Store => store;
+
+    private sealed class Slot(OfficePrintQueue queue)
+    {
+        public OfficePrintQueue Queue { get; } = queue;
+        public SemaphoreSlim Turn { get; } = new(1, 1);
+        /// <summary>Submits waiting to be stored by whichever call takes the turn next (one commit for all of them).</summary>
+        public ConcurrentQueue<(PrintJobRequest Request, TaskCompletionSource<PrintJob> Answer)> PendingSubmits { get; } = new();
+        public int Waiting;
+        public CancellationTokenSource? Feed;
+    }
+
+    private Slot SlotOf(string storeId, string registerId) =>
+        _slots.GetOrAdd((storeId, registerId), k => new Slot(new OfficePrintQueue(k.Item1, k.Item2, store, cards, time, logger ?? NullLogger.Instance)));
+
+    /// <summary>Runs <paramref name="call"/> in the register's turn.</summary>
+    public async Task<T> InvokeAsync<T>(string storeId, string registerId, Func<OfficePrintQueue, Task<T>> call, CancellationToken cancellationToken)
+    {
+        var slot = SlotOf(storeId, registerId);
+        if (Interlocked.Increment(ref slot.Waiting) > Limits.MaxWaitingCallsPerRegister)
+        {
+            Interlocked.Decrement(ref slot.Waiting);
+            throw new CardException(CardErrorCode.Overloaded,
+                $"{Limits.MaxWaitingCallsPerRegister} calls already wait for office register {storeId}/{registerId}; retry with the same operation id.");
+        }
+        try
+        {
+            await slot.Turn.WaitAsync(cancellationToken);
+            try
+            {
+                await slot.Queue.ActivateAsync(cancellationToken);
+                return await call(slot.Queue);
+            }
+            finally { slot.Turn.Release(); }
+        }
+        finally { Interlocked.Decrement(ref slot.Waiting); }
+    }
+
+    /// <summary>Submits a sale to its register's queue.</summary>
+    public async Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
+    {
+        PrintQueue.Validate(request);
+        // A retry is answered from the database without taking the register's turn: the turn is for new jobs.
+        if (await store.LoadByOperationAsync(request.StoreId, request.OperationId, cancellationToken) is { } existing)
+            return PrintQueue.Resubmit(existing, PrintJobStore.SerializeRequest(existing.Request) == PrintJobStore.SerializeRequest(request));
+        var slot = SlotOf(request.StoreId, request.OfficeRegisterId);
+        var answer = new TaskCompletionSource<PrintJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        slot.PendingSubmits.Enqueue((request, answer));
+        await InvokeAsync(request.StoreId, request.OfficeRegisterId, async q =>
+        {
+            // Whoever takes the turn stores every submit waiting by then (up to MaxSubmitBatch): one commit instead of one each.
+            var batch = new List<(PrintJobRequest Request, TaskCompletionSource<PrintJob> Answer)>();
+            while (batch.Count < Limits.MaxSubmitBatch && slot.PendingSubmits.TryDequeue(out var pending)) batch.Add(pending);
+            if (batch.Count == 0) return 0;
+            try
+            {
+                var results = await q.SubmitManyAsync([.. batch.Select(b => b.Request)], CancellationToken.None);
+                for (var i = 0; i < batch.Count; i++)
+                    if (results[i].Job is { } job) batch[i].Answer.TrySetResult(job);
+                    else batch[i].Answer.TrySetException(results[i].Error!);
+            }
+            catch (Exception failed)
+            {
+                foreach (var b in batch) b.Answer.TrySetException(failed);
+            }
+            return batch.Count;
+        }, cancellationToken);
+        return await answer.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Applies a result report to the job's register queue; NotFound for an unknown job.</summary>
+    public async Task<PrintJob> ReportAsync(PrintReport report, CancellationToken cancellationToken)
+    {
+        var job = await store.LoadAsync(report.JobId, cancellationToken) ?? throw NotFound(report.JobId);
+        return await InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.ReportAsync(job, report, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Queues a paper copy of a done job's receipt on the job's register (idempotent by <paramref name="operationId"/>).</summary>
+    public Task<PrintJob> ReprintAsync(PrintJob original, string operationId, string submittedBy, CancellationToken cancellationToken) =>
+        SubmitAsync(PrintQueue.Reprint(original, operationId, submittedBy), cancellationToken);
+
+    /// <summary>Records what became of sending a job's receipt link.</summary>
+    public Task<PrintJob> NoteAsync(PrintJob job, string notice, CancellationToken cancellationToken) =>
+        InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.NoteAsync(job.JobId, notice, cancellationToken), cancellationToken);
+
+    /// <summary>A job as stored now, or NotFound.</summary>
+    public async Task<PrintJob> GetAsync(string jobId, CancellationToken cancellationToken) =>
+        await store.LoadAsync(jobId, cancellationToken) ?? throw NotFound(jobId);
+
+    /// <summary>
+    /// The register's feed: yields batches of jobs to print, oldest first, waiting for new ones; ends
+    /// when <paramref name="cancellationToken"/> fires or a newer feed for the register starts
+    /// (<see cref="FeedSupersededException"/>).
+    /// </summary>
+    public async IAsyncEnumerable<IReadOnlyList<PrintJob>> FeedAsync(string storeId, string registerId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var slot = SlotOf(storeId, registerId);
+        using var mine = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Interlocked.Exchange(ref slot.Feed, mine)?.Cancel();
+        try
+        {
+            long after = 0;
+            while (true)
+            {
+                var changed = slot.Queue.Changed;
+                IReadOnlyList<PrintJob> batch;
+                try { batch = await InvokeAsync(storeId, registerId, q => q.TakeForFeedAsync(after, Limits.FeedWindow, mine.Token), mine.Token); }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { throw new FeedSupersededException(storeId, registerId); }
+                if (batch.Count > 0)
+                {
+                    after = batch[^1].Sequence;
+                    yield return batch;
+                    continue;
+                }
+                try { await changed.WaitAsync(mine.Token); }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { throw new FeedSupersededException(storeId, registerId); }
+            }
+        }
+        finally
+        {
+            Interlocked.CompareExchange(ref slot.Feed, null, mine);
+        }
+    }
+
+    private static CardException NotFound(string jobId) => new(CardErrorCode.NotFound, $"No print job '{jobId}'.");
+}
+
+/// <summary>A newer feed for the same office register took over (ABORTED on the wire).</summary>
+public sealed class FeedSupersededException(string storeId, string registerId)
+    : Exception($"Another office adapter connected for register {storeId}/{registerId}; this feed ended.");

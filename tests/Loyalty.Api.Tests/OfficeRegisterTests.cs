@@ -1,0 +1,552 @@
+using System.Text.Json.Nodes;
+using Loyalty.Api.Tests.Support;
+using Loyalty.AtolEmulator;
+using Loyalty.PosAdapter.Client;
+using Loyalty.PosAdapter.Fiscal;
+using Loyalty.PosAdapter.Office;
+using Loyalty.Protos.V1;
+
+namespace Loyalty.Api.Tests;
+
+/// <summary>
+/// One office register for many delivery drivers (issue 13 point 4), end to end: drivers' pos keys
+/// submit to the real server, the office adapter prints on an emulated ATOL web server and reports
+/// back, drivers read the fiscal data; bonuses held for a sale are committed once when it is done
+/// and given back when it fails; every receipt is fiscalised exactly once, counted from the
+/// emulator's fiscal drive, across killed adapters and printer faults.
+/// </summary>
+public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<ServerFixture>, IAsyncLifetime
+{
+    private const string Office = "OFFICE-1";
+    private AtolWebServerEmulator _printer = null!;
+    private string _journal = "";
+    private string _store = "";
+    private LoyaltyClient _admin = null!;
+    private LoyaltyClient _driver = null!;
+    private LoyaltyClient _office = null!;
+
+    public async Task InitializeAsync()
+    {
+        _printer = await AtolWebServerEmulator.StartAsync();
+        _journal = Path.Combine(Path.GetTempPath(), "loyalty-office-" + Guid.NewGuid().ToString("N"));
+        _store = "W" + Guid.NewGuid().ToString("N")[..8];
+        _admin = LoyaltyClient.Create(server.GrpcAddress.ToString(), server.AdminKey, TimeSpan.FromSeconds(30));
+        _driver = await PosClientAsync(_store, "driver 1");
+        _office = await PosClientAsync(_store, "office register");
+    }
+
+    public async Task DisposeAsync()
+    {
+        _admin.Dispose();
+        _web.Dispose();
+        _driver.Dispose();
+        _office.Dispose();
+        await _printer.DisposeAsync();
+        if (Directory.Exists(_journal)) Directory.Delete(_journal, recursive: true);
+    }
+
+    private async Task<LoyaltyClient> PosClientAsync(string store, string name, HttpMessageHandler? handler = null)
+    {
+        var key = (await _admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = store, Name = name })).ApiKey;
+        var options = new LoyaltyClientOptions { Address = server.GrpcAddress, ApiKey = key, DefaultTimeout = TimeSpan.FromSeconds(30) };
+        return handler is null ? new LoyaltyClient(options) : new LoyaltyClient(options, handler);
+    }
+
+    private OfficeAdapterOptions AdapterOptions => new()
+    {
+        StoreId = _store, RegisterId = Office,
+        Printer = new AtolDriverOptions
+        {
+            BaseAddress = _printer.BaseAddress, DataDirectory = _journal,
+            RequestTimeout = TimeSpan.FromSeconds(1), PollInterval = TimeSpan.FromMilliseconds(40), MaxWait = TimeSpan.FromSeconds(3),
+        },
+        ReconnectDelay = TimeSpan.FromMilliseconds(100), RetryInterval = TimeSpan.FromMilliseconds(100), ReportAttempts = 3,
+    };
+
+    /// <summary>An office adapter running in the background; disposing it plays a kill (its calls cancelled, its journal closed).</summary>
+    private sealed class RunningAdapter : IAsyncDisposable
+    {
+        public required OfficeAdapter Adapter { get; init; }
+        public required CancellationTokenSource Kill { get; init; }
+        public required Task Run { get; init; }
+
+        public async ValueTask DisposeAsync()
+        {
+            Kill.Cancel();
+            try { await Run; } catch (Exception) { /* a killed process leaves whatever it was doing */ }
+            await Adapter.DisposeAsync();
+        }
+    }
+
+    private RunningAdapter StartAdapter(LoyaltyClient? client = null, HttpMessageHandler? printerHandler = null, CancellationTokenSource? kill = null)
+    {
+        kill ??= new CancellationTokenSource();
+        var adapter = OfficeAdapter.Open(AdapterOptions, client ?? _office, printerHandler);
+        return new RunningAdapter { Adapter = adapter, Kill = kill, Run = Task.Run(() => adapter.RunAsync(kill.Token)) };
+    }
+
+    private SubmitReceiptRequest Sale(string operationId, long amountKopecks, long receiptNumber)
+    {
+        var request = new SubmitReceiptRequest
+        {
+            OperationId = operationId, OfficeRegisterId = Office, Delivery = ReceiptDelivery.Paper,
+            Receipt = new Receipt { Ref = new ReceiptRef { StoreId = _store, RegisterId = "DRIVER-1", ShiftNumber = 1, ReceiptNumber = receiptNumber } },
+        };
+        request.Receipt.Lines.Add(new ReceiptLine { Sku = "WATER19", Category = "water", Name = "Вода питьевая 19 л", QuantityMilli = 1000, Price = amountKopecks, Amount = amountKopecks });
+        request.Lines.Add(new FiscalLineDetail { Sku = "WATER19", Vat = VatRateKind.Vat20 });
+        request.Payments.Add(new FiscalPaymentPart { Type = FiscalPaymentKind.Cash, Amount = amountKopecks });
+        return request;
+    }
+
+    /// <summary>Reads the job until it is in one of <paramref name="states"/>; a bounded number of reads, not a time limit on the test.</summary>
+    private async Task<PrintJob> UntilAsync(string jobId, params PrintJobState[] states)
+    {
+        PrintJob job = null!;
+        for (var round = 0; round < 600; round++)
+        {
+            job = await _driver.GetPrintJobAsync(jobId);
+            if (states.Contains(job.State)) return job;
+            await Task.Delay(50);
+        }
+        Assert.Fail($"Job {jobId} stayed {job.State} ({job.Message}).");
+        return job;
+    }
+
+    [Fact]
+    public async Task Sales_of_several_drivers_are_fiscalised_once_each_in_submission_order_and_each_driver_reads_its_fiscal_data()
+    {
+        using var second = await PosClientAsync(_store, "driver 2");
+        var jobs = new List<PrintJob>();
+        for (var i = 0; i < 6; i++)
+            jobs.Add(await (i % 2 == 0 ? _driver : second).SubmitReceiptAsync(Sale($"sale-{i}", 1000_00 + i, i + 1)));
+        Assert.All(jobs, j => Assert.Equal(PrintJobState.Queued, j.State));
+
+        await using (StartAdapter())
+        {
+            foreach (var job in jobs) await UntilAsync(job.JobId, PrintJobState.Done);
+        }
+
+        var done = new List<PrintJob>();
+        foreach (var job in jobs) done.Add(await _driver.GetPrintJobAsync(job.JobId));
+        Assert.Equal(6, _printer.Receipts.Count);
+        foreach (var job in done)
+        {
+            var document = Assert.Single(_printer.Receipts, d => d.FiscalDocumentNumber == job.FiscalDocumentNumber);
+            Assert.Equal((document.FiscalSign, document.TotalKopecks), (job.FiscalSign, job.Total));
+            Assert.Equal(FnsQrCode.Build(new FnsQrFields(document.DateTime.DateTime, document.TotalKopecks, job.FnNumber, document.FiscalDocumentNumber, document.FiscalSign, FiscalOperation.Sell)), job.QrCode);
+        }
+        // The queue's order is the register's order.
+        Assert.Equal(done.OrderBy(j => j.Sequence).Select(j => j.JobId), done.OrderBy(j => j.FiscalDocumentNumber).Select(j => j.JobId));
+    }
+
+    [Fact]
+    public async Task Submitting_again_with_the_same_operation_id_answers_the_same_job_and_another_receipt_under_it_is_refused()
+    {
+        var first = await _driver.SubmitReceiptAsync(Sale("same-op", 500_00, 1));
+        var again = await _driver.SubmitReceiptAsync(Sale("same-op", 500_00, 1));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(Sale("same-op", 600_00, 1)));
+
+        Assert.Equal(first.JobId, again.JobId);
+        Assert.Equal(first.Sequence, again.Sequence);
+        Assert.Equal(StatusCode.AlreadyExists, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_burst_of_submits_with_retries_among_them_makes_one_job_per_operation_id_in_one_queue_order()
+    {
+        var submits = Enumerable.Range(0, 40).Select(i => Task.Run(() => _driver.SubmitReceiptAsync(i % 2 == 0 ? Sale("burst-same", 999_00, 1) : Sale($"burst-{i}", 100_00 + i, i + 1)))).ToList();
+        var jobs = await Task.WhenAll(submits);
+
+        var same = jobs.Where((_, i) => i % 2 == 0).Select(j => j.JobId).Distinct();
+        Assert.Single(same);
+        Assert.Equal(21, jobs.Select(j => j.JobId).Distinct().Count());
+        Assert.Equal(21, jobs.DistinctBy(j => j.JobId).Select(j => j.Sequence).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Payments_that_do_not_add_up_to_the_receipt_after_bonuses_are_refused_and_nothing_is_queued()
+    {
+        var sale = Sale("bad-sum", 500_00, 1);
+        sale.Payments[0].Amount = 400_00;
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(sale));
+        var fixedSale = Sale("bad-sum", 500_00, 1);
+        var job = await _driver.SubmitReceiptAsync(fixedSale);
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("payments add up to 40000 kopecks", refused.Message);
+        Assert.Equal(PrintJobState.Queued, job.State);
+    }
+
+    [Fact]
+    public async Task A_driver_of_another_store_can_neither_submit_to_the_office_register_nor_read_its_jobs()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("mine", 100_00, 1));
+        using var stranger = await PosClientAsync("OTHER-" + _store, "someone else's driver");
+        var sale = Sale("theirs", 100_00, 2);
+
+        var submit = await Assert.ThrowsAsync<RpcException>(() => stranger.SubmitReceiptAsync(sale));
+        var read = await Assert.ThrowsAsync<RpcException>(() => stranger.GetPrintJobAsync(job.JobId));
+
+        Assert.Equal(StatusCode.PermissionDenied, submit.StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, read.StatusCode);
+    }
+
+    private async Task<(string Card, RedeemReply Hold, SubmitReceiptRequest Sale)> BonusSaleAsync(string operationId, long bonusKopecks)
+    {
+        var card = "C" + Guid.NewGuid().ToString("N")[..12];
+        await _admin.IssueCardAsync(new IssueCardRequest { CardNumber = card });
+        await _admin.AdjustAsync(new AdjustRequest { OperationId = card + "-open", CardNumber = card, Amount = 100_00, Reason = "opening balance" });
+        var sale = new SubmitReceiptRequest
+        {
+            OperationId = operationId, OfficeRegisterId = Office, Delivery = ReceiptDelivery.Paper,
+            Receipt = new Receipt { Ref = new ReceiptRef { StoreId = _store, RegisterId = "DRIVER-1", ShiftNumber = 2, ReceiptNumber = 7 } },
+            Customer = new FiscalCustomerInfo { Name = "ООО Ромашка", Inn = "7707083893", DeliveryAddress = new DeliveryAddressContacts { OfdContact = "-", Phones = { "8 (495) 123-45-67", "8 916 123-45-67" } } },
+        };
+        sale.Receipt.Lines.Add(new ReceiptLine { Sku = "WATER19", Category = "water", Name = "Вода 19 л", QuantityMilli = 3000, Price = 350_00, Amount = 1050_00 });
+        sale.Receipt.Lines.Add(new ReceiptLine { Sku = "PUMP", Category = "goods", Name = "Помпа", QuantityMilli = 1000, Price = 333_33, Amount = 333_33 });
+        var hold = await _driver.RedeemAsync(new RedeemRequest { OperationId = operationId + "-hold", CardNumber = card, Receipt = sale.Receipt, Amount = bonusKopecks });
+        sale.HoldId = hold.HoldId;
+        foreach (var line in hold.Lines) sale.Lines.Add(new FiscalLineDetail { Sku = line.Sku, BonusDiscount = line.Discount, Vat = VatRateKind.Vat20 });
+        sale.Payments.Add(new FiscalPaymentPart { Type = FiscalPaymentKind.Card, Amount = 1050_00 + 333_33 - hold.Amount });
+        return (card, hold, sale);
+    }
+
+    [Fact]
+    public async Task A_sale_with_held_bonuses_prints_them_as_exact_line_discounts_commits_the_hold_once_and_names_the_contact_the_rule_chose()
+    {
+        var (card, hold, sale) = await BonusSaleAsync("bonus-sale", 77_77);
+        var job = await _driver.SubmitReceiptAsync(sale);
+
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+        var again = await _office.ReportPrintResultAsync(OfficeAdapter.ToReport(job.JobId, new FiscalOutcome("x", FiscalState.Printed,
+            new FiscalData(job.FiscalDocumentNumber, job.FiscalSign, job.FnNumber, (int)job.ShiftNumber, (int)job.FiscalReceiptNumber, DateTimeOffset.Parse(job.DocumentDateTime), job.Total, "", ""), "")));
+
+        var printed = Assert.Single(_printer.Receipts);
+        var items = printed.Task["items"]!.AsArray().Select(i => i!.AsObject()).Where(i => (string?)i["type"] == "position").ToList();
+        var printedSum = items.Sum(i => FiscalAmount.FromRoubles(i["amount"]));
+        Assert.Equal(1050_00 + 333_33 - 77_77, printedSum);
+        Assert.Equal(1050_00 + 333_33 - 77_77, printed.TotalKopecks);
+        Assert.Equal(hold.Lines.Select(l => l.AmountAfter).Sum(), printedSum);
+        Assert.Equal("+79161234567", job.ContactUsed);
+        Assert.Equal("committed", again.Bonuses);
+        var balance = await _admin.GetCardAsync(card);
+        Assert.Equal(0, balance.Held);
+        var statement = await _admin.GetStatementAsync(new GetStatementRequest { CardNumber = card, PageSize = 50 });
+        Assert.Single(statement.Entries, e => e.Kind == LedgerKind.HoldPost);
+        Assert.Equal(100_00 - 77_77, statement.Entries.Where(e => e.Kind is LedgerKind.HoldPost or LedgerKind.Adjustment).Sum(e => e.Amount));
+    }
+
+    [Fact]
+    public async Task A_sale_the_register_refuses_for_good_fails_and_its_held_bonuses_go_back_to_the_card()
+    {
+        var (card, _, sale) = await BonusSaleAsync("refused-sale", 50_00);
+        _printer.FailNextTask(task => (string?)task["type"] == "sell", 66, "Неверная цена");
+        var job = await _driver.SubmitReceiptAsync(sale);
+
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Failed);
+        for (var round = 0; round < 100 && job.Bonuses != "cancelled"; round++) { await Task.Delay(50); job = await _driver.GetPrintJobAsync(job.JobId); }
+
+        Assert.Empty(_printer.Receipts);
+        Assert.Equal("cancelled", job.Bonuses);
+        var balance = await _admin.GetCardAsync(card);
+        Assert.Equal((100_00L, 0L), (balance.Balance, balance.Held));
+    }
+
+    [Fact]
+    public async Task A_job_without_a_valid_contact_is_printed_on_paper_and_says_why_no_copy_was_sent()
+    {
+        var sale = Sale("no-contact", 300_00, 3);
+        sale.Delivery = ReceiptDelivery.Email;
+        sale.Customer = new FiscalCustomerInfo { Email = "none", DeliveryAddress = new DeliveryAddressContacts { OfdContact = "нет", Phones = { "8 495 123-45-67" } } };
+        var job = await _driver.SubmitReceiptAsync(sale);
+
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+
+        Assert.Equal("", job.ContactUsed);
+        Assert.Contains("no copy is sent", job.Message);
+        Assert.Contains("printed on paper", job.Message);
+        Assert.False((bool?)Assert.Single(_printer.Receipts).Task["electronically"] ?? false);
+    }
+
+    private readonly HttpClient _web = new();
+
+    private async Task<HttpResponseMessage> GetAsync(string path) => await _web.GetAsync(new Uri(server.Server.HttpAddress, path));
+
+    /// <summary>Reads a QR code from a PNG the way a phone would: pixels to luminance, then ZXing's reader.</summary>
+    private static string DecodeQrPng(byte[] png)
+    {
+        var image = StbImageSharp.ImageResult.FromMemory(png, StbImageSharp.ColorComponents.RedGreenBlue);
+        var rgb = image.Data;
+        var reader = new ZXing.BarcodeReaderGeneric { Options = { PossibleFormats = [ZXing.BarcodeFormat.QR_CODE] } };
+        var result = reader.Decode(new ZXing.RGBLuminanceSource(rgb, image.Width, image.Height, ZXing.RGBLuminanceSource.BitmapFormat.RGB24));
+        Assert.NotNull(result);
+        return result.Text;
+    }
+
+    [Fact]
+    public async Task The_receipt_page_behind_its_link_shows_the_fiscal_data_and_its_QR_code_decodes_back_to_them()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("page", 1056_00, 11));
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+        var document = Assert.Single(_printer.Receipts);
+
+        var page = await (await GetAsync(job.ReceiptUrl)).Content.ReadAsStringAsync();
+        var png = await GetAsync(job.ReceiptUrl + "/qr.png");
+        var svg = await (await GetAsync(job.ReceiptUrl + "/qr.svg")).Content.ReadAsStringAsync();
+        var decoded = FnsQrCode.Parse(DecodeQrPng(await png.Content.ReadAsByteArrayAsync()));
+
+        Assert.Equal(new FnsQrFields(new DateTime(document.DateTime.DateTime.Ticks / TimeSpan.TicksPerMinute * TimeSpan.TicksPerMinute), document.TotalKopecks,
+            job.FnNumber, document.FiscalDocumentNumber, document.FiscalSign, FiscalOperation.Sell), decoded);
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-store", png.Headers.CacheControl?.ToString());
+        Assert.Contains("<svg", svg);
+        Assert.Contains($"data-fd>{document.FiscalDocumentNumber}<", page);
+        Assert.Contains($"data-fp>{document.FiscalSign}<", page);
+        Assert.Contains("data-total>1056.00<", page);
+        Assert.Contains($"data-qr>{System.Net.WebUtility.HtmlEncode(job.QrCode)}<", page);
+    }
+
+    [Fact]
+    public async Task A_link_that_is_not_a_receipts_is_not_found_whatever_its_shape()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("probe", 100_00, 12));
+        var token = job.ReceiptUrl["/receipt/".Length..];
+        var wrong = (token[0] == 'A' ? 'B' : 'A') + token[1..];
+
+        Assert.Equal(32, token.Length);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync($"/receipt/{wrong}")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync("/receipt/short")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync($"/receipt/{token}/qr.png")).StatusCode); // not printed yet: no QR
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await GetAsync($"/receipt/{token}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_customer_display_shows_the_last_receipts_QR_code_until_the_next_receipt_starts()
+    {
+        var display = $"/display/{_store}/{Office}";
+        var before = await (await GetAsync(display)).Content.ReadAsStringAsync();
+        var job = await _driver.SubmitReceiptAsync(Sale("display-1", 250_00, 21));
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+
+        var shown = System.Text.Json.JsonDocument.Parse(await (await GetAsync(display)).Content.ReadAsStringAsync()).RootElement;
+        var image = DecodeQrPng(await (await GetAsync(display + "/qr.png")).Content.ReadAsByteArrayAsync());
+        await _driver.SubmitReceiptAsync(Sale("display-2", 260_00, 22));
+        var next = await (await GetAsync(display)).Content.ReadAsStringAsync();
+
+        Assert.Contains("\"waiting\"", before);
+        Assert.Equal("qr", shown.GetProperty("state").GetString());
+        Assert.Equal(job.QrCode, shown.GetProperty("qr").GetString());
+        Assert.Equal(job.QrCode, image);
+        Assert.Contains("\"waiting\"", next);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync(display + "/qr.png")).StatusCode);
+    }
+
+    private async Task<(int ExitCode, string Output, string Error)> CliAsync(CancellationToken cancellationToken, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await Loyalty.PosAdapter.Cli.LoyaltyCommandLine.RunAsync([.. args, "--server", server.GrpcAddress.ToString(), "--key", server.AdminKey],
+            new System.CommandLine.InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task The_command_line_submits_a_sale_from_a_file_the_office_adapter_command_prints_it_and_status_shows_both_sides()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"sale-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, Google.Protobuf.JsonFormatter.Default.Format(Sale("cli-1", 432_10, 31)));
+        using var stop = new CancellationTokenSource();
+        var office = CliAsync(stop.Token, "office", "run", "--atol", _printer.BaseAddress.ToString(), "--store", _store, "--register", Office, "--data-dir", _journal);
+        try
+        {
+            var (code, output, error) = await CliAsync(CancellationToken.None, "fiscal", "print", file, "--wait");
+            var jobId = output.Split('\n').First(l => l.StartsWith("job ", StringComparison.Ordinal))["job".Length..].Trim();
+            var status = await CliAsync(CancellationToken.None, "fiscal", "status", jobId);
+            stop.Cancel();
+            var (officeCode, officeOutput, _) = await office;
+            var journal = await CliAsync(CancellationToken.None, "office", "status", "--store", _store, "--register", Office, "--data-dir", _journal);
+            var missing = await CliAsync(CancellationToken.None, "fiscal", "print", file + ".missing");
+
+            Assert.True(code == 0, error);
+            Assert.Contains("done", output);
+            Assert.True(status.Output.Contains($"FD               {_printer.Receipts.Single().FiscalDocumentNumber}"), status.Output);
+            Assert.Contains("432.10", status.Output);
+            Assert.Equal(0, officeCode);
+            Assert.True(officeOutput.Contains(jobId), officeOutput);
+            Assert.Matches(@"printed\s+1\n", journal.Output);
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("no such file", missing.Error);
+        }
+        finally
+        {
+            stop.Cancel();
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task A_reprint_prints_a_non_fiscal_copy_with_the_same_fiscal_data_and_QR_code_and_no_new_fiscal_document()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("to-copy", 780_00, 41));
+        var early = await Assert.ThrowsAsync<RpcException>(() => _driver.ReprintReceiptAsync(new ReprintReceiptRequest { JobId = job.JobId, OperationId = "copy-early" }));
+        PrintJob copy;
+        await using (StartAdapter())
+        {
+            job = await UntilAsync(job.JobId, PrintJobState.Done);
+            copy = await _driver.ReprintReceiptAsync(new ReprintReceiptRequest { JobId = job.JobId, OperationId = "copy-1" });
+            var again = await _driver.ReprintReceiptAsync(new ReprintReceiptRequest { JobId = job.JobId, OperationId = "copy-1" });
+            Assert.Equal(copy.JobId, again.JobId);
+            copy = await UntilAsync(copy.JobId, PrintJobState.Done);
+        }
+
+        Assert.Equal(StatusCode.FailedPrecondition, early.StatusCode);
+        Assert.Single(_printer.Receipts);
+        var printed = Assert.Single(_printer.NonFiscalDocuments);
+        var items = printed["items"]!.AsArray().Select(i => i!.AsObject()).ToList();
+        Assert.Equal("КОПИЯ", (string?)items[0]["text"]);
+        Assert.Equal(job.QrCode, (string?)items.Single(i => (string?)i["type"] == "barcode")["barcode"]);
+        Assert.Contains(items, i => ((string?)i["text"] ?? "").Contains($"ФД {job.FiscalDocumentNumber} ФП {job.FiscalSign}", StringComparison.Ordinal));
+        Assert.Equal((job.JobId, job.FiscalDocumentNumber, job.QrCode), (copy.ReprintOf, copy.FiscalDocumentNumber, copy.QrCode));
+    }
+
+    [Fact]
+    public async Task A_driver_in_mode_3_sends_receipts_electronically_by_default_while_another_driver_keeps_paper()
+    {
+        using var paperDriver = await PosClientAsync(_store, "paper driver");
+        var mode = await _driver.SetDriverModeAsync(new SetDriverModeRequest { ElectronicOnly = true });
+        var other = await Assert.ThrowsAsync<RpcException>(() => paperDriver.SetDriverModeAsync(new SetDriverModeRequest { KeyId = mode.KeyId, ElectronicOnly = false }));
+        var customer = new FiscalCustomerInfo { DeliveryAddress = new DeliveryAddressContacts { OfdContact = "client@example.ru" } };
+        var electronic = Sale("mode3-1", 150_00, 51);
+        electronic.Delivery = ReceiptDelivery.Unspecified;
+        electronic.Customer = customer;
+        var paper = Sale("mode3-2", 160_00, 52);
+        paper.Delivery = ReceiptDelivery.Unspecified;
+        paper.Customer = customer;
+
+        var first = await _driver.SubmitReceiptAsync(electronic);
+        var second = await paperDriver.SubmitReceiptAsync(paper);
+        await using (StartAdapter())
+        {
+            await UntilAsync(first.JobId, PrintJobState.Done);
+            await UntilAsync(second.JobId, PrintJobState.Done);
+        }
+
+        Assert.Equal(StatusCode.PermissionDenied, other.StatusCode);
+        Assert.Equal((ReceiptDelivery.None, ReceiptDelivery.Paper), (first.Delivery, second.Delivery));
+        Assert.True((bool?)_printer.Receipts.Single(d => d.TotalKopecks == 150_00).Task["electronically"]);
+        Assert.False((bool?)_printer.Receipts.Single(d => d.TotalKopecks == 160_00).Task["electronically"]);
+        Assert.Equal("client@example.ru", (string?)_printer.Receipts.Single(d => d.TotalKopecks == 160_00).Task["clientInfo"]?["emailOrPhone"]);
+    }
+
+    /// <summary>Forwards to the printer; the Nth POST of a job goes through and then the adapter is killed before it reads the answer.</summary>
+    private sealed class KillAfterPost(int nth, CancellationTokenSource kill) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _posts;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == "/api/v2/requests" && Interlocked.Increment(ref _posts) == nth)
+            {
+                kill.Cancel();
+                throw new OperationCanceledException("killed after the POST", kill.Token);
+            }
+            return response;
+        }
+    }
+
+    /// <summary>Forwards gRPC calls; the Nth result report is lost with the adapter killed before it reaches the server.</summary>
+    private sealed class KillBeforeReport(int nth, CancellationTokenSource kill) : DelegatingHandler(LoyaltyClient.CreateHandler(new LoyaltyClientOptions { Address = new Uri("http://127.0.0.1") }))
+    {
+        private int _reports;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/ReportPrintResult", StringComparison.Ordinal) && Interlocked.Increment(ref _reports) == nth)
+            {
+                kill.Cancel();
+                throw new OperationCanceledException("killed before the report", kill.Token);
+            }
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Every_submitted_receipt_is_fiscalised_exactly_once_across_killed_office_adapters_and_printer_faults()
+    {
+        var jobs = new List<PrintJob>();
+        async Task<PrintJob> SubmitAsync(int i)
+        {
+            var job = await _driver.SubmitReceiptAsync(Sale($"fault-{i}", 2000_00 + i * 100, 100 + i));
+            jobs.Add(job);
+            return job;
+        }
+
+        // Killed right after the register's web server took the first job: the answer is never read.
+        var kill = new CancellationTokenSource();
+        await SubmitAsync(0);
+        await using (var killed = StartAdapter(printerHandler: new KillAfterPost(1, kill), kill: kill))
+            for (var round = 0; round < 600 && !kill.IsCancellationRequested; round++) await Task.Delay(50);
+
+        // Killed after printing the next one, before its result reached the server.
+        kill = new CancellationTokenSource();
+        using (var lossy = await PosClientAsync(_store, "office register (lossy)", new KillBeforeReport(2, kill)))
+        {
+            await SubmitAsync(1);
+            await SubmitAsync(2);
+            await using var killed = StartAdapter(client: lossy, kill: kill);
+            for (var round = 0; round < 600 && !kill.IsCancellationRequested; round++) await Task.Delay(50);
+        }
+
+        // A fresh adapter with the same journal, through the printer's faults.
+        await using (StartAdapter())
+        {
+            foreach (var job in jobs) await UntilAsync(job.JobId, PrintJobState.Done);
+
+            _printer.FaultAnswers(AnswerFault.Drop);
+            await UntilAsync((await SubmitAsync(3)).JobId, PrintJobState.Done);
+
+            // Answers slower than the driver's timeout while the job is handed out, then the printer recovers.
+            _printer.AnswerDelay = TimeSpan.FromSeconds(1.2);
+            var slow = await SubmitAsync(4);
+            await UntilAsync(slow.JobId, PrintJobState.Printing, PrintJobState.Done);
+            await Task.Delay(1500);
+            _printer.AnswerDelay = TimeSpan.Zero;
+            await UntilAsync(slow.JobId, PrintJobState.Done);
+
+            _printer.FailNextTask(t => (string?)t["type"] == "sell", 2, "Нет связи", fiscaliseFirst: true);
+            await UntilAsync((await SubmitAsync(5)).JobId, PrintJobState.Done);
+
+            _printer.BlockNextFiscalTask(BlockReason.ConnectionError, fiscalised: true);
+            var blocked = await SubmitAsync(6);
+            await UntilAsync(blocked.JobId, PrintJobState.NeedsAttention, PrintJobState.Done);
+            _printer.ResolveBlock();
+            await UntilAsync(blocked.JobId, PrintJobState.Done);
+
+            _printer.PaperPresent = false;
+            var paper = await SubmitAsync(7);
+            var noPaper = await UntilAsync(paper.JobId, PrintJobState.NeedsAttention);
+            Assert.Contains("paper", noPaper.Message);
+            _printer.PaperPresent = true;
+            await UntilAsync(paper.JobId, PrintJobState.Done);
+
+            _printer.AdvanceClock(TimeSpan.FromHours(25));
+            await UntilAsync((await SubmitAsync(8)).JobId, PrintJobState.Done);
+
+            var restart = await SubmitAsync(9);
+            await _printer.RestartAsync(TimeSpan.FromMilliseconds(300));
+            await UntilAsync(restart.JobId, PrintJobState.Done);
+        }
+
+        var done = new List<PrintJob>();
+        foreach (var job in jobs) done.Add(await _driver.GetPrintJobAsync(job.JobId));
+        Assert.Equal(jobs.Count, _printer.Receipts.Count);
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            Assert.Single(_printer.Receipts, d => d.TotalKopecks == 2000_00 + i * 100);
+            Assert.Equal(2000_00 + i * 100, done[i].Total);
+        }
+        Assert.Equal(jobs.Count, done.Select(j => j.FiscalDocumentNumber).Distinct().Count());
+    }
+}

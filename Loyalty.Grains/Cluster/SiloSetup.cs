@@ -100,7 +100,8 @@ public static class SiloSetup
     /// <summary>
     /// Domain and storage records cross grain boundaries as JSON: they are immutable records with
     /// read-only lists, the same shape the ledger stores replies in, so every reply type already
-    /// round-trips. Exceptions are not: <see cref="Domain.CardException"/> has its own generated
+    /// round-trips. The ones passed on every card call are also marked <c>[Orleans.Immutable]</c>, so a
+    /// call within one silo passes them by reference instead of copying them through JSON. Exceptions are not: <see cref="Domain.CardException"/> has its own generated
     /// codec, so its code survives a call that crosses silos.
     /// </summary>
     public static bool IsCarriedAsJson(Type type) =>

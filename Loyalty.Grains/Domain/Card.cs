@@ -4,10 +4,15 @@ using System.Text;
 
 namespace Loyalty.Grains.Domain;
 
+[Orleans.Immutable]
 public sealed record QuoteResult(long MaxRedeemKopecks, long RedeemKopecks, long AccrualKopecks, IReadOnlyList<long> LineDiscounts, IReadOnlyList<long> LineAccruals);
+[Orleans.Immutable]
 public sealed record HoldResult(string HoldId, long AmountKopecks, IReadOnlyList<long> LineDiscounts, DateTimeOffset ExpiresAt, CardView Card);
+[Orleans.Immutable]
 public sealed record CommitResult(long RedeemedKopecks, long AccruedKopecks, DateTimeOffset AccrualAvailableAt, CardView Card, bool DroveBalanceNegative);
+[Orleans.Immutable]
 public sealed record CancelResult(long ReleasedKopecks, HoldResolution Resolution, CardView Card);
+[Orleans.Immutable]
 public sealed record RefundResult(long AccrualReversedKopecks, long RedeemRestoredKopecks, CardView Card);
 
 /// <summary>

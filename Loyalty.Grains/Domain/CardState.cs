@@ -61,6 +61,7 @@ public sealed record CardState
 }
 
 /// <summary>What the POS and the admin see of a card.</summary>
+[Orleans.Immutable]
 public sealed record CardView(
     string Number, CardStatus Status, long BalanceKopecks, long AvailableKopecks, long HeldKopecks, long PendingKopecks,
     string ProgramId, long Version, string? Phone, string? Email, string? MovedTo)

@@ -4,6 +4,7 @@ namespace Loyalty.Grains.Domain;
 /// The terms of a bonus programme. Every card belongs to one programme. Rates are in basis points
 /// (1 bp = 0.01 %), amounts in kopecks, periods in whole seconds or days.
 /// </summary>
+[Orleans.Immutable]
 public sealed record ProgramSettings
 {
     public required string ProgramId { get; init; }

@@ -4,6 +4,7 @@ namespace Loyalty.Grains.Domain;
 /// The key of a receipt across the whole system: the same four values a register prints and a
 /// shift's sales report carries, so offline reports can be matched with what was seen online.
 /// </summary>
+[Orleans.Immutable]
 public sealed record ReceiptRef(string StoreId, string RegisterId, long ShiftNumber, long ReceiptNumber)
 {
     public override string ToString() => $"{StoreId}/{RegisterId}/{ShiftNumber}/{ReceiptNumber}";
@@ -13,8 +14,10 @@ public sealed record ReceiptRef(string StoreId, string RegisterId, long ShiftNum
 /// One receipt line. <see cref="AmountKopecks"/> is what the line costs before bonuses (after the
 /// shop's own discounts); bonuses are then spread over lines as further discounts.
 /// </summary>
+[Orleans.Immutable]
 public sealed record ReceiptLine(string Sku, string Category, string Name, long QuantityMilli, long PriceKopecks, long AmountKopecks);
 
+[Orleans.Immutable]
 public sealed record Receipt(ReceiptRef Ref, IReadOnlyList<ReceiptLine> Lines)
 {
     public long TotalKopecks => Lines.Sum(l => l.AmountKopecks);
@@ -24,6 +27,7 @@ public sealed record Receipt(ReceiptRef Ref, IReadOnlyList<ReceiptLine> Lines)
 }
 
 /// <summary>A returned line of an earlier receipt: which SKU, how much of it.</summary>
+[Orleans.Immutable]
 public sealed record ReturnedLine(string Sku, long QuantityMilli);
 
 /// <summary>

@@ -4,6 +4,7 @@ using System.Text;
 namespace Loyalty.Grains.Domain;
 
 /// <summary>A register's shift: the first three parts of every receipt key it issued.</summary>
+[Orleans.Immutable]
 public sealed record ShiftKey(string StoreId, string RegisterId, long ShiftNumber)
 {
     public ReceiptRef Receipt(long receiptNumber) => new(StoreId, RegisterId, ShiftNumber, receiptNumber);
@@ -17,6 +18,7 @@ public enum ReportedReceiptKind { Sale, Return, Cancelled }
 /// One line as the register reported it: amounts in kopecks before the bonus discount, and the
 /// bonus discount the register gave on the line (0..amount).
 /// </summary>
+[Orleans.Immutable]
 public sealed record ReportedLine(string Sku, string Category, string Name, long QuantityMilli, long PriceKopecks, long AmountKopecks, long BonusDiscountKopecks);
 
 /// <summary>
@@ -24,6 +26,7 @@ public sealed record ReportedLine(string Sku, string Category, string Name, long
 /// sale it returns when the register gave the reference (<see cref="Original"/>); its lines are the
 /// returned SKUs and quantities.
 /// </summary>
+[Orleans.Immutable]
 public sealed record ReportedReceipt(long ReceiptNumber, ReportedReceiptKind Kind, string? CardNumber, IReadOnlyList<ReportedLine> Lines, ReceiptRef? Original = null)
 {
     public long TotalKopecks => Lines.Sum(l => l.AmountKopecks);
@@ -35,6 +38,7 @@ public sealed record ReportedReceipt(long ReceiptNumber, ReportedReceiptKind Kin
 /// register's Z record (shift close) was in it, the source format and the SHA-256 digest of the file
 /// it came from (to tell a re-upload from a different report), and its receipts.
 /// </summary>
+[Orleans.Immutable]
 public sealed record ShiftReportData(ShiftKey Shift, DateTimeOffset ClosedAt, bool ZReportPresent, string SourceFormat, string Digest, IReadOnlyList<ReportedReceipt> Receipts);
 
 /// <summary>What reconciliation found for one receipt (design.md, "Reconciliation per shift").</summary>

@@ -5,6 +5,7 @@ using Orleans.Concurrency;
 namespace Loyalty.Grains.Runtime;
 
 /// <summary>Both cards of a transfer as they are after it.</summary>
+[Orleans.Immutable]
 public sealed record TransferResult(CardView Source, CardView Target);
 
 /// <summary>

@@ -11,11 +11,13 @@ public enum ShiftStatus { Settled, NeedsAttention }
 /// sides' figures, a note (the difference, why it was not applied), what was applied (kopecks) and
 /// whether the application drove the card into debt.
 /// </summary>
+[Orleans.Immutable]
 public sealed record ReconciledReceipt(
     ReceiptRef Ref, ReceiptOutcome Outcome, ReceiptFigures? Online, ReceiptFigures? Report, string? Note,
     long AppliedRedeemedKopecks, long AppliedAccruedKopecks, long ReturnRestoredKopecks, long ReturnReversedKopecks, bool Debt);
 
 /// <summary>A reconciled shift: the report it came from (digest, format, close), its status, each receipt's outcome and the holds it voided.</summary>
+[Orleans.Immutable]
 public sealed record ShiftResult(
     ShiftKey Shift, string Digest, string SourceFormat, DateTimeOffset ClosedAt, DateTimeOffset ReconciledAt,
     ShiftStatus Status, IReadOnlyList<ReconciledReceipt> Receipts, int HoldsVoided)

@@ -4,6 +4,7 @@ using Npgsql;
 namespace Loyalty.Grains.Storage;
 
 /// <summary>A page of a card's ledger, newest first.</summary>
+[Orleans.Immutable]
 public sealed record StatementPage(IReadOnlyList<LedgerEntry> Entries, string? NextPageToken);
 
 /// <summary>Reads of the system of record. All writes go through the <see cref="ILedgerWriter"/>.</summary>

@@ -30,7 +30,10 @@ public sealed class GrainCallFailures(CardGrainOptions options) : IOutgoingGrain
         {
             throw CardException.ShuttingDown();
         }
-        catch (Exception error) when (IsOurs(context) && error is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+        // OrleansException covers the rest of what the runtime itself throws at a caller (a directory or
+        // activation failure during a membership change): the call may or may not have run, exactly
+        // the UNAVAILABLE contract; it never means the request was wrong.
+        catch (Exception error) when (IsOurs(context) && error is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or OrleansException)
         {
             throw new CardException(CardErrorCode.Unavailable,
                 $"The server holding {What(context).ToLowerInvariant()} could not be reached or did not answer in time; if this was a write, it may or may not have been stored. Retry with the same operation id.");

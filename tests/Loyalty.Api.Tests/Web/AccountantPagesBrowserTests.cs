@@ -124,7 +124,7 @@ public sealed class AccountantPagesBrowserTests(AccountantWorkplaceFixture serve
         var fields = form.FindElements(By.CssSelector("input[type=hidden]")).ToDictionary(i => i.GetAttribute("name")!, i => i.GetAttribute("value")!);
         var sessionCookie = Browser().Manage().Cookies.GetCookieNamed("loyalty_session")!.Value;
         Browser().FindElement(By.Id("accept-2")).Click();
-        Assert.Contains("проведено", Browser().FindElement(By.Id("notice")).Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("проведено", await NoticeAfterPostAsync(), StringComparison.OrdinalIgnoreCase);
         Screenshot("08-resolved");
         var after = (await admin.GetCardAsync(AccountantWorkplaceFixture.Rich)).Balance;
         Assert.NotEqual(before, after);
@@ -144,6 +144,26 @@ public sealed class AccountantPagesBrowserTests(AccountantWorkplaceFixture serve
         var movements = Browser().FindElement(By.Id("movements")).Text;
         Assert.Contains("Adjustment", movements);
         Assert.Empty(await server.Server.Engine.CheckInvariantsAsync());
+    }
+
+    /// <summary>
+    /// The notice of the page the POST redirected to: the click can return while the browser is still
+    /// on the old page, so this waits (bounded) for the new page's notice instead of reading at once.
+    /// </summary>
+    private async Task<string> NoticeAfterPostAsync()
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            try
+            {
+                return Browser().FindElement(By.Id("notice")).Text;
+            }
+            catch (WebDriverException) when (DateTime.UtcNow < until)
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed class LoyaltyApi
         Keys = keys;
         Access = access;
         Health = new ServerHealthCheck(engine);
-        PrintQueues = new PrintQueues(new Grains.Storage.PrintJobStore(engine.DataSource), engine.Cards, TimeProvider.System);
+        PrintQueues = new PrintQueues(new Grains.Storage.PrintJobStore(engine.DataSource), engine.Cards);
     }
 
     /// <summary>The office registers' print queues (issue 13), shared by the Fiscal service and the receipt pages.</summary>

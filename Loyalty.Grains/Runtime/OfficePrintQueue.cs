@@ -21,11 +21,10 @@ public sealed record PrintQueueLimits
 public sealed record SubmitResult(PrintJob? Job, Exception? Error);
 
 /// <summary>
-/// The print queue of one office register: the future <c>PrintQueueGrain</c> (keyed by store and
-/// register). Its methods take immutable inputs and return immutable records; the rules are in
-/// <see cref="PrintQueue"/>; every change is in PostgreSQL before the method returns. Not
-/// thread-safe by itself: its host (<see cref="PrintQueues"/>) runs one call at a time per register,
-/// as Orleans will.
+/// The print queue of one office register, hosted by its <see cref="IPrintQueueGrain"/>. Its methods
+/// take immutable inputs and return immutable records; the rules are in <see cref="PrintQueue"/>;
+/// every change is in PostgreSQL before the method returns. Not thread-safe by itself: the grain
+/// runs one call at a time.
 /// </summary>
 public sealed class OfficePrintQueue(string storeId, string registerId, PrintJobStore store, CardDirectory cards, TimeProvider time, ILogger logger)
 {
@@ -204,92 +203,86 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
 }
 
 /// <summary>
-/// Hosts the office registers' print queues until Orleans lands (PrintQueueGrain replaces this):
-/// one <see cref="OfficePrintQueue"/> per store and register, created on first use, one call at a
-/// time each (a turn like a grain's), with at most <see cref="PrintQueueLimits.MaxWaitingCallsPerRegister"/>
-/// calls waiting (more: <see cref="CardErrorCode.Overloaded"/>, RESOURCE_EXHAUSTED). Also keeps
-/// the one live feed per register.
+/// The server side's door to the office registers' print queues (<see cref="IPrintQueueGrain"/>, one
+/// activation per register in the cluster). Per server it gathers the submits that arrive together
+/// for one register and sends them to the grain as one batch (one commit), with at most
+/// <see cref="PrintQueueLimits.MaxWaitingCallsPerRegister"/> waiting here (more:
+/// <see cref="CardErrorCode.Overloaded"/>, RESOURCE_EXHAUSTED); the grain takes the register's calls
+/// one at a time whichever server they come through.
 /// </summary>
-public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, TimeProvider time, PrintQueueLimits? limits = null, ILogger? logger = null)
+public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, PrintQueueLimits? limits = null)
 {
+    /// <summary>How long a feed waits on the grain for a change before it asks again (a lost wake-up costs at most this).</summary>
+    public static readonly TimeSpan FeedPollInterval = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<(string, string), Slot> _slots = new();
 
     public PrintQueueLimits Limits { get; } = limits ?? new PrintQueueLimits();
     public PrintJobStore Store => store;
 
-    private sealed class Slot(OfficePrintQueue queue)
+    private sealed class Slot
     {
-        public OfficePrintQueue Queue { get; } = queue;
         public SemaphoreSlim Turn { get; } = new(1, 1);
-        /// <summary>Submits waiting to be stored by whichever call takes the turn next (one commit for all of them).</summary>
+        /// <summary>Submits waiting to be sent by whichever call takes this server's turn next (one batch for all of them).</summary>
         public ConcurrentQueue<(PrintJobRequest Request, TaskCompletionSource<PrintJob> Answer)> PendingSubmits { get; } = new();
         public int Waiting;
-        public CancellationTokenSource? Feed;
     }
 
-    private Slot SlotOf(string storeId, string registerId) =>
-        _slots.GetOrAdd((storeId, registerId), k => new Slot(new OfficePrintQueue(k.Item1, k.Item2, store, cards, time, logger ?? NullLogger.Instance)));
+    private Slot SlotOf(string storeId, string registerId) => _slots.GetOrAdd((storeId, registerId), _ => new Slot());
 
-    /// <summary>Runs <paramref name="call"/> in the register's turn.</summary>
-    public async Task<T> InvokeAsync<T>(string storeId, string registerId, Func<OfficePrintQueue, Task<T>> call, CancellationToken cancellationToken)
-    {
-        var slot = SlotOf(storeId, registerId);
-        if (Interlocked.Increment(ref slot.Waiting) > Limits.MaxWaitingCallsPerRegister)
-        {
-            Interlocked.Decrement(ref slot.Waiting);
-            throw new CardException(CardErrorCode.Overloaded,
-                $"{Limits.MaxWaitingCallsPerRegister} calls already wait for office register {storeId}/{registerId}; retry with the same operation id.");
-        }
-        try
-        {
-            await slot.Turn.WaitAsync(cancellationToken);
-            try
-            {
-                await slot.Queue.ActivateAsync(cancellationToken);
-                return await call(slot.Queue);
-            }
-            finally { slot.Turn.Release(); }
-        }
-        finally { Interlocked.Decrement(ref slot.Waiting); }
-    }
+    private IPrintQueueGrain Queue(string storeId, string registerId) =>
+        cards.Grains.GetGrain<IPrintQueueGrain>(IPrintQueueGrain.KeyOf(storeId, registerId));
 
     /// <summary>Submits a sale to its register's queue.</summary>
     public async Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
     {
         PrintQueue.Validate(request);
-        // A retry is answered from the database without taking the register's turn: the turn is for new jobs.
+        // A retry is answered from the database without the register's turn: the turn is for new jobs.
         if (await store.LoadByOperationAsync(request.StoreId, request.OperationId, cancellationToken) is { } existing)
             return PrintQueue.Resubmit(existing, PrintJobStore.SerializeRequest(existing.Request) == PrintJobStore.SerializeRequest(request));
         var slot = SlotOf(request.StoreId, request.OfficeRegisterId);
-        var answer = new TaskCompletionSource<PrintJob>(TaskCreationOptions.RunContinuationsAsynchronously);
-        slot.PendingSubmits.Enqueue((request, answer));
-        await InvokeAsync(request.StoreId, request.OfficeRegisterId, async q =>
+        if (Interlocked.Increment(ref slot.Waiting) > Limits.MaxWaitingCallsPerRegister)
         {
-            // Whoever takes the turn stores every submit waiting by then (up to MaxSubmitBatch): one commit instead of one each.
-            var batch = new List<(PrintJobRequest Request, TaskCompletionSource<PrintJob> Answer)>();
-            while (batch.Count < Limits.MaxSubmitBatch && slot.PendingSubmits.TryDequeue(out var pending)) batch.Add(pending);
-            if (batch.Count == 0) return 0;
+            Interlocked.Decrement(ref slot.Waiting);
+            throw new CardException(CardErrorCode.Overloaded,
+                $"{Limits.MaxWaitingCallsPerRegister} calls already wait for office register {request.StoreId}/{request.OfficeRegisterId}; retry with the same operation id.");
+        }
+        try
+        {
+            var answer = new TaskCompletionSource<PrintJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+            slot.PendingSubmits.Enqueue((request, answer));
+            await slot.Turn.WaitAsync(cancellationToken);
             try
             {
-                var results = await q.SubmitManyAsync([.. batch.Select(b => b.Request)], CancellationToken.None);
-                for (var i = 0; i < batch.Count; i++)
-                    if (results[i].Job is { } job) batch[i].Answer.TrySetResult(job);
-                    else batch[i].Answer.TrySetException(results[i].Error!);
+                // Whoever takes the turn sends every submit waiting by then (up to MaxSubmitBatch): one commit instead of one each.
+                var batch = new List<(PrintJobRequest Request, TaskCompletionSource<PrintJob> Answer)>();
+                while (batch.Count < Limits.MaxSubmitBatch && slot.PendingSubmits.TryDequeue(out var pending)) batch.Add(pending);
+                if (batch.Count > 0)
+                {
+                    try
+                    {
+                        var results = await Queue(request.StoreId, request.OfficeRegisterId).SubmitManyAsync([.. batch.Select(b => b.Request)], CancellationToken.None);
+                        for (var i = 0; i < batch.Count; i++)
+                            if (results[i].Job is { } job) batch[i].Answer.TrySetResult(job);
+                            else batch[i].Answer.TrySetException(new CardException(results[i].Code ?? CardErrorCode.Unavailable, results[i].Message ?? "The job could not be stored."));
+                    }
+                    catch (Exception failed)
+                    {
+                        foreach (var b in batch) b.Answer.TrySetException(failed);
+                    }
+                }
             }
-            catch (Exception failed)
-            {
-                foreach (var b in batch) b.Answer.TrySetException(failed);
-            }
-            return batch.Count;
-        }, cancellationToken);
-        return await answer.Task.WaitAsync(cancellationToken);
+            finally { slot.Turn.Release(); }
+            return await answer.Task.WaitAsync(cancellationToken);
+        }
+        finally { Interlocked.Decrement(ref slot.Waiting); }
     }
 
     /// <summary>Applies a result report to the job's register queue; NotFound for an unknown job.</summary>
     public async Task<PrintJob> ReportAsync(PrintReport report, CancellationToken cancellationToken)
     {
         var job = await store.LoadAsync(report.JobId, cancellationToken) ?? throw NotFound(report.JobId);
-        return await InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.ReportAsync(job, report, cancellationToken), cancellationToken);
+        return await Queue(job.Request.StoreId, job.Request.OfficeRegisterId).ReportAsync(job, report, cancellationToken);
     }
 
     /// <summary>Queues a paper copy of a done job's receipt on the job's register (idempotent by <paramref name="operationId"/>).</summary>
@@ -298,7 +291,7 @@ public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, TimePr
 
     /// <summary>Records what became of sending a job's receipt link.</summary>
     public Task<PrintJob> NoteAsync(PrintJob job, string notice, CancellationToken cancellationToken) =>
-        InvokeAsync(job.Request.StoreId, job.Request.OfficeRegisterId, q => q.NoteAsync(job.JobId, notice, cancellationToken), cancellationToken);
+        Queue(job.Request.StoreId, job.Request.OfficeRegisterId).NoteAsync(job.JobId, notice, cancellationToken);
 
     /// <summary>A job as stored now, or NotFound.</summary>
     public async Task<PrintJob> GetAsync(string jobId, CancellationToken cancellationToken) =>
@@ -306,36 +299,27 @@ public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, TimePr
 
     /// <summary>
     /// The register's feed: yields batches of jobs to print, oldest first, waiting for new ones; ends
-    /// when <paramref name="cancellationToken"/> fires or a newer feed for the register starts
-    /// (<see cref="FeedSupersededException"/>).
+    /// when <paramref name="cancellationToken"/> fires or a newer feed for the register starts on any
+    /// server (<see cref="FeedSupersededException"/>).
     /// </summary>
     public async IAsyncEnumerable<IReadOnlyList<PrintJob>> FeedAsync(string storeId, string registerId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var slot = SlotOf(storeId, registerId);
-        using var mine = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Interlocked.Exchange(ref slot.Feed, mine)?.Cancel();
-        try
+        var queue = Queue(storeId, registerId);
+        var feed = await queue.StartFeedAsync();
+        long after = 0;
+        while (true)
         {
-            long after = 0;
-            while (true)
+            cancellationToken.ThrowIfCancellationRequested();
+            var batch = await queue.TakeForFeedAsync(feed, after, Limits.FeedWindow, cancellationToken);
+            if (batch.Superseded) throw new FeedSupersededException(storeId, registerId);
+            if (batch.Jobs.Count > 0)
             {
-                var changed = slot.Queue.Changed;
-                IReadOnlyList<PrintJob> batch;
-                try { batch = await InvokeAsync(storeId, registerId, q => q.TakeForFeedAsync(after, Limits.FeedWindow, mine.Token), mine.Token); }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { throw new FeedSupersededException(storeId, registerId); }
-                if (batch.Count > 0)
-                {
-                    after = batch[^1].Sequence;
-                    yield return batch;
-                    continue;
-                }
-                try { await changed.WaitAsync(mine.Token); }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { throw new FeedSupersededException(storeId, registerId); }
+                after = batch.Jobs[^1].Sequence;
+                yield return batch.Jobs;
+                continue;
             }
-        }
-        finally
-        {
-            Interlocked.CompareExchange(ref slot.Feed, null, mine);
+            if (await queue.WaitForChangeAsync(feed, FeedPollInterval).WaitAsync(cancellationToken))
+                throw new FeedSupersededException(storeId, registerId);
         }
     }
 

@@ -140,6 +140,42 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Drivers_on_another_server_of_the_cluster_reach_the_same_register_queue_and_each_sale_is_fiscalised_once()
+    {
+        // A second server on the same database: one Orleans cluster, so the register's PrintQueueGrain is
+        // one, whichever server the drivers and the office adapter talk to.
+        var directory = Loyalty.Grains.Tests.Support.TestDatabase.CreateTempDirectory();
+        try
+        {
+            await using var other = await Loyalty.Silo.LoyaltyServer.StartAsync([], new Dictionary<string, string?>
+            {
+                [Loyalty.Silo.SiloOptions.DataDirectoryVariable] = directory,
+                [Loyalty.Silo.SiloOptions.DatabaseVariable] = server.Server.Options.ConnectionString,
+                [Loyalty.Silo.SiloOptions.GrpcUrlVariable] = "http://127.0.0.1:0",
+                [Loyalty.Silo.SiloOptions.HttpUrlVariable] = "http://127.0.0.1:0",
+                [Loyalty.Silo.SiloOptions.SiloPortVariable] = "0",
+            });
+            var key = (await _admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = _store, Name = "driver on the other server" })).ApiKey;
+            using var remote = LoyaltyClient.Create(other.GrpcAddress.ToString(), key, TimeSpan.FromSeconds(30));
+            var jobs = new List<PrintJob>();
+            for (var i = 0; i < 4; i++)
+                jobs.Add(await (i % 2 == 0 ? remote : _driver).SubmitReceiptAsync(Sale($"two-servers-{i}", 300_00 + i, 50 + i)));
+            Assert.Equal(jobs.Count, jobs.Select(j => j.Sequence).Distinct().Count());
+
+            await using (StartAdapter())
+            {
+                foreach (var job in jobs) await UntilAsync(job.JobId, PrintJobState.Done);
+            }
+            Assert.Equal(4, _printer.Receipts.Count);
+            Assert.Equal(PrintJobState.Done, (await remote.GetPrintJobAsync(jobs[0].JobId)).State);
+        }
+        finally
+        {
+            Loyalty.Grains.Tests.Support.TestDatabase.DeleteTempDirectory(directory);
+        }
+    }
+
+    [Fact]
     public async Task Submitting_again_with_the_same_operation_id_answers_the_same_job_and_another_receipt_under_it_is_refused()
     {
         var first = await _driver.SubmitReceiptAsync(Sale("same-op", 500_00, 1));

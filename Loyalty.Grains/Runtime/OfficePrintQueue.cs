@@ -17,9 +17,6 @@ public sealed record PrintQueueLimits
     public int MaxSubmitBatch { get; init; } = 64;
 }
 
-/// <summary>A submit's answer in a batch: the job, or why its operation id was refused.</summary>
-public sealed record SubmitResult(PrintJob? Job, Exception? Error);
-
 /// <summary>
 /// The print queue of one office register, hosted by its <see cref="IPrintQueueGrain"/>. Its methods
 /// take immutable inputs and return immutable records; the rules are in <see cref="PrintQueue"/>;
@@ -56,20 +53,20 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
     /// id, in one database commit: submits that waited for the register's turn together are stored
     /// together. Durable before it returns.
     /// </summary>
-    public async Task<IReadOnlyList<SubmitResult>> SubmitManyAsync(IReadOnlyList<PrintJobRequest> requests, CancellationToken cancellationToken)
+    public async Task<SubmitOutcome[]> SubmitManyAsync(IReadOnlyList<PrintJobRequest> requests, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var jobs = requests.Select((request, i) => PrintQueue.Submit(request, PrintQueue.NewJobId(), _lastSequence + 1 + i, PrintQueue.NewReceiptToken(), now)).ToList();
         var inserted = await store.TryInsertManyAsync(jobs, cancellationToken);
         // Sequences of refused rows stay unused: gaps are harmless, the order is what counts.
         _lastSequence += jobs.Count;
-        var results = new SubmitResult[jobs.Count];
+        var results = new SubmitOutcome[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
         {
             if (inserted[i])
             {
                 _open[jobs[i].Sequence] = jobs[i];
-                results[i] = new SubmitResult(jobs[i], null);
+                results[i] = new SubmitOutcome(jobs[i], null, null);
                 continue;
             }
             // The operation id was taken meanwhile (a retry in the same batch, or through another register's queue of the store).
@@ -77,21 +74,13 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
             try
             {
                 results[i] = other is null
-                    ? new SubmitResult(null, new InvalidOperationException($"Operation {requests[i].OperationId} conflicted but is not stored."))
-                    : new SubmitResult(PrintQueue.Resubmit(other, PrintJobStore.SerializeRequest(other.Request) == PrintJobStore.SerializeRequest(requests[i])), null);
+                    ? new SubmitOutcome(null, CardErrorCode.Unavailable, $"Operation {requests[i].OperationId} conflicted but is not stored; retry with the same operation id.")
+                    : new SubmitOutcome(PrintQueue.Resubmit(other, PrintJobStore.SerializeRequest(other.Request) == PrintJobStore.SerializeRequest(requests[i])), null, null);
             }
-            catch (CardException refused) { results[i] = new SubmitResult(null, refused); }
+            catch (CardException refused) { results[i] = new SubmitOutcome(null, refused.Code, refused.Message); }
         }
         if (inserted.Any(x => x)) Signal();
         return results;
-    }
-
-    /// <summary>Queues one sale (see <see cref="SubmitManyAsync"/>).</summary>
-    public async Task<PrintJob> SubmitAsync(PrintJobRequest request, CancellationToken cancellationToken)
-    {
-        PrintQueue.Validate(request);
-        var result = (await SubmitManyAsync([request], cancellationToken))[0];
-        return result.Job ?? throw result.Error!;
     }
 
     /// <summary>

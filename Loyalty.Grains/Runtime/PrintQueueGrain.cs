@@ -65,13 +65,8 @@ public sealed class PrintQueueGrain(CardGrainServices services, NpgsqlDataSource
         await base.OnActivateAsync(cancellationToken);
     }
 
-    public async Task<SubmitOutcome[]> SubmitManyAsync(PrintJobRequest[] requests, CancellationToken cancellationToken)
-    {
-        var results = await _queue.SubmitManyAsync(requests, cancellationToken);
-        return [.. results.Select(r => r.Job is { } job ? new SubmitOutcome(job, null, null)
-            : r.Error is CardException refused ? new SubmitOutcome(null, refused.Code, refused.Message)
-            : new SubmitOutcome(null, CardErrorCode.Unavailable, r.Error?.Message ?? "The job could not be stored."))];
-    }
+    public Task<SubmitOutcome[]> SubmitManyAsync(PrintJobRequest[] requests, CancellationToken cancellationToken) =>
+        _queue.SubmitManyAsync(requests, cancellationToken);
 
     public Task<long> StartFeedAsync()
     {

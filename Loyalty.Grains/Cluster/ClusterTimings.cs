@@ -31,7 +31,8 @@ namespace Loyalty.Grains.Cluster;
 /// the suspect received messages within MaxProbeTimeout × NumMissedProbesLimit (12 s,
 /// EnableConnectionLivenessCheck); and a silo that is itself degraded stretches its probe timeouts
 /// (ExtendProbeTimeoutDuringDegradation). The last two are switched on explicitly below. How often a false
-/// eviction happens under the chaos load is still to be measured by the chaos harness (issue 10).
+/// eviction happens under the chaos load: none in a 116 s `./chaos.sh --seed 1` run with all five faults
+/// (2026-12-06; a server declared dead fails fast and the run's "every server stopped cleanly" check would show it).
 /// </remarks>
 public static class ClusterTimings
 {

@@ -162,6 +162,9 @@ internal static class FiscalMapping
             _ => throw Grpc.Rpc.Error(StatusCode.InvalidArgument, "payments.type must be cash, card, prepaid or credit."),
         }, p.Amount)).ToList();
         var lines = wire.Lines.Select(l => new PrintLineDetail(l.Sku, l.BonusDiscount, ToDomain(l.Vat))).ToList();
+        if (wire.Customer is { Inn.Length: > 0 } buyer && !Loyalty.Protos.Inn.IsValid(buyer.Inn))
+            throw Grpc.Rpc.Error(StatusCode.InvalidArgument,
+                $"customer.inn '{buyer.Inn}' is not a valid INN: 10 digits for a company or 12 for a person, with the FNS control digits.");
         PrintCustomer? customer = wire.Customer is { } c
             ? new PrintCustomer(Empty(c.Name), Empty(c.Inn), Empty(c.Email), Empty(c.DeliveryAddress?.OfdContact), [.. c.DeliveryAddress?.Phones ?? []])
             : null;

@@ -135,10 +135,10 @@ public sealed class FiscalWebEndpoints(PrintJobStore jobs)
         foreach (var line in r.Receipt.Lines)
         {
             var discount = r.DiscountOf(line.Sku);
-            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{H(line.Name.Length > 0 ? line.Name : line.Sku)}<br><small>{line.QuantityMilli / 1000m:0.###} × {Rub(line.PriceKopecks)}</small></td><td class=\"n\">{Rub(line.AmountKopecks - discount)}</td></tr>");
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{H(line.Name.Length > 0 ? line.Name : line.Sku)}<br><small>{line.QuantityMilli / 1000m:0.###} × {Rub(line.PriceKopecks)}</small></td><td class=\"n\">{Rub(line.AmountKopecks)}</td></tr>");
             if (discount > 0) html.Append(CultureInfo.InvariantCulture, $"<tr><td><small>Скидка (бонусы)</small></td><td class=\"n\"><small>−{Rub(discount)}</small></td></tr>");
         }
-        html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>ИТОГ</b></td><td class=\"n\"><b data-total>{Rub(r.Receipt.TotalKopecks - r.BonusKopecks)}</b></td></tr>");
+        html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>ИТОГ</b></td><td class=\"n\"><b data-total>{Rub(r.Receipt.TotalKopecks)}</b></td></tr>");
         foreach (var p in r.Payments)
             html.Append(CultureInfo.InvariantCulture, $"<tr><td>{(p.Kind == PrintPaymentKind.Cash ? "Наличными" : p.Kind == PrintPaymentKind.Card ? "Безналичными" : p.Kind == PrintPaymentKind.Prepaid ? "Предоплата" : "Кредит")}</td><td class=\"n\">{Rub(p.AmountKopecks)}</td></tr>");
         html.Append("</table>");

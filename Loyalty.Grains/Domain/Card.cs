@@ -12,6 +12,9 @@ public sealed record HoldResult(string HoldId, long AmountKopecks, IReadOnlyList
 public sealed record CommitResult(long RedeemedKopecks, long AccruedKopecks, DateTimeOffset AccrualAvailableAt, CardView Card, bool DroveBalanceNegative);
 [Orleans.Immutable]
 public sealed record CancelResult(long ReleasedKopecks, HoldResolution Resolution, CardView Card);
+/// <summary>An open hold as the card has it: the receipt it was made for (line amounts before bonuses) and the discount it puts on each line, in the receipt's line order; kopecks.</summary>
+[Orleans.Immutable]
+public sealed record OpenHoldView(string HoldId, long AmountKopecks, Receipt Receipt, IReadOnlyList<long> LineDiscounts, DateTimeOffset ExpiresAt);
 [Orleans.Immutable]
 public sealed record RefundResult(long AccrualReversedKopecks, long RedeemRestoredKopecks, CardView Card);
 
@@ -146,6 +149,17 @@ public static class Card
         change.Update(x => x with { Holds = x.Holds.Add(hold) });
         change.Post(operationId, LedgerKind.Hold, amount: 0, held: amountKopecks, pending: 0, receipt.Ref);
         return change.Finish(st => new HoldResult(hold.Id, amountKopecks, discounts, hold.ExpiresAt, CardView.Of(st))) with { RequiresOpenReceipt = receipt.Ref };
+    }
+
+    /// <summary>
+    /// An open hold of the card at <paramref name="now"/> (one past its timeout is not open), read
+    /// without writing anything. Refused as a commit would refuse it: AlreadyResolved when it was
+    /// committed, cancelled or timed out (saying when), NotFound when the card never gave it.
+    /// </summary>
+    public static OpenHoldView OpenHold(CardState state, ProgramSettings program, string holdId, DateTimeOffset now)
+    {
+        var hold = new CardChange(state, program, now).ActiveHold(holdId);
+        return new OpenHoldView(hold.Id, hold.AmountKopecks, hold.Receipt, hold.LineDiscounts, hold.ExpiresAt);
     }
 
     /// <summary>Commits a receipt: posts its hold, if any, and accrues on the part paid with money.</summary>

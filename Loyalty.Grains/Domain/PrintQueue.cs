@@ -36,9 +36,11 @@ public sealed record PrintPayment(PrintPaymentKind Kind, long AmountKopecks);
 public sealed record PrintCustomer(string? Name, string? Inn, string? Email, string? OfdContact, IReadOnlyList<string> Phones);
 
 /// <summary>
-/// A driver's sale to fiscalise on an office register. <see cref="Receipt"/> is the sale as the
-/// loyalty server saw it (line amounts before bonuses; the very receipt the hold was made for);
-/// <see cref="Lines"/> give each line's bonus discount and VAT. Immutable.
+/// A driver's sale to fiscalise on an office register. <see cref="Receipt"/> is the receipt as the
+/// register prints it: each line's amount is after its bonus discount (issue 13 point 4), so the
+/// payments add up to <see cref="Receipt"/>'s total. <see cref="Lines"/> give each line's bonus
+/// discount and VAT; with a hold, the discounts are the hold's own (bound by <see cref="PrintQueue.BindHold"/>),
+/// and <see cref="LoyaltyReceipt"/> (each amount plus its discount) is the receipt the hold was made for. Immutable.
 /// </summary>
 /// <param name="ElectronicOnly">No paper: delivery SMS, e-mail or none, or the driver's mode 3.</param>
 /// <param name="SubmittedBy">The submitting key's id.</param>
@@ -66,6 +68,12 @@ public sealed record PrintJobRequest(
 
     /// <summary>The bonus discount of receipt line <paramref name="sku"/>.</summary>
     public long DiscountOf(string sku) => Lines.FirstOrDefault(l => l.Sku == sku)?.BonusDiscountKopecks ?? 0;
+
+    /// <summary>The receipt as the loyalty server books it: each line's amount before its bonus discount (the printed amount plus the discount); the hold's receipt. A method, so it is not stored with the request.</summary>
+    public Receipt LoyaltyReceipt() => Receipt with
+    {
+        Lines = [.. Receipt.Lines.Select(l => DiscountOf(l.Sku) is var discount and not 0 ? l with { AmountKopecks = l.AmountKopecks + discount } : l)],
+    };
 }
 
 /// <summary>What the register gave back for a fiscalised job (the office adapter reports it).</summary>
@@ -145,10 +153,11 @@ public static class PrintQueue
             var receiptLine = request.Receipt.Lines.FirstOrDefault(l => l.Sku == line.Sku)
                 ?? throw Domain.Validate.Invalid($"lines: SKU '{line.Sku}' is not a line of receipt {request.Receipt.Ref}.");
             if (!skus.Add(line.Sku)) throw Domain.Validate.Invalid($"lines: SKU '{line.Sku}' appears twice.");
-            if (line.BonusDiscountKopecks < 0 || line.BonusDiscountKopecks > receiptLine.AmountKopecks)
-                throw Domain.Validate.Invalid($"lines: the bonus discount of '{line.Sku}' ({line.BonusDiscountKopecks}) must be between 0 and the line amount ({receiptLine.AmountKopecks}).");
+            if (line.BonusDiscountKopecks < 0 || line.BonusDiscountKopecks > Limits.MaxAmountKopecks)
+                throw Domain.Validate.Invalid($"lines: the bonus discount of '{line.Sku}' must be between 0 and {Limits.MaxAmountKopecks} kopecks; {line.BonusDiscountKopecks} was given.");
         }
-        if (request.BonusKopecks > 0 && string.IsNullOrEmpty(request.HoldId))
+        // A copy prints the original's discounts and books nothing; a sale's discounts come from its hold.
+        if (request.BonusKopecks > 0 && string.IsNullOrEmpty(request.HoldId) && request.ReprintOf is null)
             throw Domain.Validate.Invalid("lines carry bonus discounts but no hold_id: hold the bonuses first (Cards.Redeem) and give its hold id.");
         if (!string.IsNullOrEmpty(request.HoldId))
         {
@@ -159,10 +168,10 @@ public static class PrintQueue
         else if (!string.IsNullOrEmpty(request.CardNumber)) Domain.Validate.CardNumber(request.CardNumber);
         if (request.Payments.Count > MaxPayments) throw Domain.Validate.Invalid($"payments: at most {MaxPayments}.");
         foreach (var payment in request.Payments) Domain.Validate.PositiveAmount(payment.AmountKopecks, "payments.amount");
-        var money = request.Receipt.TotalKopecks - request.BonusKopecks;
+        var money = request.Receipt.TotalKopecks;
         var paid = request.Payments.Sum(p => p.AmountKopecks);
         if (paid != money)
-            throw Domain.Validate.Invalid($"payments add up to {paid} kopecks, but the receipt after bonuses is {money} kopecks ({request.Receipt.TotalKopecks} − {request.BonusKopecks} bonuses).");
+            throw Domain.Validate.Invalid($"payments add up to {paid} kopecks, but the receipt's lines (amounts after bonus discounts) add up to {money} kopecks.");
         if (request.Customer is { } c)
         {
             Domain.Validate.Text(c.Name, "customer.name", required: false);
@@ -174,6 +183,49 @@ public static class PrintQueue
             foreach (var phone in c.Phones) Domain.Validate.Text(phone, "customer.delivery_address.phones", required: false);
         }
     }
+
+    /// <summary>
+    /// Binds a sale to the hold its bonuses were taken by: the printed receipt must be the hold's
+    /// receipt line for line (same reference, SKUs in the same order, same category, name, quantity
+    /// and price), each amount the hold's amount less the hold's discount on that line, exact to the
+    /// kopeck. A <c>lines[].bonus_discount</c> the driver gave must be the hold's too (0 = not given).
+    /// Returns the request with the hold's per-line discounts, VAT kept. Refusals name the line
+    /// (INVALID_ARGUMENT) and change nothing.
+    /// </summary>
+    public static PrintJobRequest BindHold(PrintJobRequest request, OpenHoldView hold)
+    {
+        var printed = request.Receipt;
+        var held = hold.Receipt;
+        if (printed.Ref != held.Ref)
+            throw Domain.Validate.Invalid($"receipt {printed.Ref} is not receipt {held.Ref}, which hold {hold.HoldId} was made for.");
+        if (printed.Lines.Count != held.Lines.Count)
+            throw Domain.Validate.Invalid($"receipt {printed.Ref} has {printed.Lines.Count} lines; hold {hold.HoldId} was made for {held.Lines.Count}.");
+        var lines = new List<PrintLineDetail>();
+        for (var i = 0; i < printed.Lines.Count; i++)
+        {
+            var (p, h, discount) = (printed.Lines[i], held.Lines[i], hold.LineDiscounts[i]);
+            if (p with { AmountKopecks = 0 } != h with { AmountKopecks = 0 })
+                throw Domain.Validate.Invalid($"line {i + 1} of receipt {printed.Ref} ('{p.Sku}') differs from line {i + 1} of the receipt hold {hold.HoldId} was made for ('{h.Sku}', {h.QuantityMilli} thousandths at {h.PriceKopecks} kopecks): send the held receipt's lines, in its order.");
+            if (p.AmountKopecks != h.AmountKopecks - discount)
+                throw Domain.Validate.Invalid($"line {i + 1} of receipt {printed.Ref} ('{p.Sku}') has amount {p.AmountKopecks} kopecks; after the hold's bonus discount it is {h.AmountKopecks - discount} ({h.AmountKopecks} − {discount}): amounts are after bonus discounts.");
+            var given = request.Lines.FirstOrDefault(l => l.Sku == p.Sku);
+            if (given is { BonusDiscountKopecks: > 0 } && given.BonusDiscountKopecks != discount)
+                throw Domain.Validate.Invalid($"lines: the bonus discount of '{p.Sku}' is {given.BonusDiscountKopecks} kopecks, but hold {hold.HoldId} put {discount} on it.");
+            if (given is not null || discount > 0) lines.Add(new PrintLineDetail(p.Sku, discount, given?.Vat ?? PrintVat.None));
+        }
+        return request with { Lines = lines };
+    }
+
+    /// <summary>
+    /// What makes two submits the same request, as text: everything the driver sent (the submitting
+    /// key aside: any driver of the store may retry) except the bonus discounts, which are the
+    /// hold's (<see cref="BindHold"/>), and lines named only for a discount.
+    /// </summary>
+    public static PrintJobRequest SubmitIdentity(PrintJobRequest request) => request with
+    {
+        SubmittedBy = "",
+        Lines = [.. request.Lines.Where(l => l.Vat != PrintVat.None).Select(l => l with { BonusDiscountKopecks = 0 }).OrderBy(l => l.Sku, StringComparer.Ordinal)],
+    };
 
     /// <summary>
     /// A new job, queued: call when no job has the operation id yet. The job id and the receipt

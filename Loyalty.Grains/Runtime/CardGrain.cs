@@ -39,6 +39,9 @@ public sealed class CardGrain(CardGrainServices services, ILogger<CardGrain> log
     public Task<QuoteResult> QuoteAsync(Receipt receipt, long requestedKopecks, CancellationToken cancellationToken) =>
         Read(cancellationToken, async card => Domain.Card.Quote(card, await ProgramOf(card), receipt, requestedKopecks, await CommittedAsync(card, receipt), Now));
 
+    public Task<OpenHoldView> GetOpenHoldAsync(string holdId, CancellationToken cancellationToken) =>
+        Read(cancellationToken, async card => Domain.Card.OpenHold(card, await ProgramOf(card), holdId, Now));
+
     public Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken) =>
         Write(cancellationToken, operationId, "redeem", new { number = Number, receipt, amountKopecks },
             async card => Domain.Card.Redeem(card, await ProgramOf(card), operationId, receipt, amountKopecks, committed: null, Now));

@@ -23,6 +23,9 @@ public interface ICardGrain : IGrainWithStringKey
     /// <summary>The most the receipt may be paid with bonuses, the spread of <paramref name="requestedKopecks"/> (capped) and the accrual it would earn.</summary>
     Task<QuoteResult> QuoteAsync(Receipt receipt, long requestedKopecks, CancellationToken cancellationToken = default);
 
+    /// <summary>An open hold of this card: its receipt and per-line discounts (the office print queue checks a sale against it). AlreadyResolved or NotFound otherwise.</summary>
+    Task<OpenHoldView> GetOpenHoldAsync(string holdId, CancellationToken cancellationToken = default);
+
     /// <summary>Holds bonuses for a receipt until commit, cancel or the programme's hold timeout.</summary>
     Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken = default);
 

@@ -75,7 +75,7 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
             {
                 results[i] = other is null
                     ? new SubmitOutcome(null, CardErrorCode.Unavailable, $"Operation {requests[i].OperationId} conflicted but is not stored; retry with the same operation id.")
-                    : new SubmitOutcome(PrintQueue.Resubmit(other, PrintJobStore.SerializeRequest(other.Request) == PrintJobStore.SerializeRequest(requests[i])), null, null);
+                    : new SubmitOutcome(PrintQueue.Resubmit(other, PrintJobStore.SubmitKey(other.Request) == PrintJobStore.SubmitKey(requests[i])), null, null);
             }
             catch (CardException refused) { results[i] = new SubmitOutcome(null, refused.Code, refused.Message); }
         }
@@ -146,12 +146,12 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
                 CommitResult result;
                 try
                 {
-                    result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit"), request.Receipt, holdId, cancellationToken);
+                    result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit"), request.LoyaltyReceipt(), holdId, cancellationToken);
                 }
                 catch (CardException expired) when (holdId is not null && expired.Code == CardErrorCode.AlreadyResolved && expired.Message.Contains("expired", StringComparison.Ordinal))
                 {
-                    var again = await card.RedeemAsync(PrintQueue.BonusOperationId(job, "hold-again"), request.Receipt, request.BonusKopecks, cancellationToken);
-                    result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit-again"), request.Receipt, again.HoldId, cancellationToken);
+                    var again = await card.RedeemAsync(PrintQueue.BonusOperationId(job, "hold-again"), request.LoyaltyReceipt(), request.BonusKopecks, cancellationToken);
+                    result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit-again"), request.LoyaltyReceipt(), again.HoldId, cancellationToken);
                 }
                 settlement = BonusSettlement.Committed;
                 message = $"{result.RedeemedKopecks} kopecks of bonuses booked, {result.AccruedKopecks} accrued on card {cardNumber}.";
@@ -228,7 +228,14 @@ public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, PrintQ
         PrintQueue.Validate(request);
         // A retry is answered from the database without the register's turn: the turn is for new jobs.
         if (await store.LoadByOperationAsync(request.StoreId, request.OperationId, cancellationToken) is { } existing)
-            return PrintQueue.Resubmit(existing, PrintJobStore.SerializeRequest(existing.Request) == PrintJobStore.SerializeRequest(request));
+            return PrintQueue.Resubmit(existing, PrintJobStore.SubmitKey(existing.Request) == PrintJobStore.SubmitKey(request));
+        // A new sale with bonuses must print exactly what its hold booked: checked here, against the
+        // card's own hold, before the job is queued, so a wrong receipt is refused and never printed.
+        if (request.ReprintOf is null && request.HoldId is { Length: > 0 } holdId)
+        {
+            var hold = await cards.Card(Card.CardNumberOfHold(holdId)!).GetOpenHoldAsync(holdId, cancellationToken);
+            request = PrintQueue.BindHold(request, hold);
+        }
         var slot = SlotOf(request.StoreId, request.OfficeRegisterId);
         if (Interlocked.Increment(ref slot.Waiting) > Limits.MaxWaitingCallsPerRegister)
         {

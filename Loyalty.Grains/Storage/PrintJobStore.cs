@@ -144,7 +144,7 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
     {
         parameters.Add(new NpgsqlParameter { Value = job.JobId });
         parameters.Add(new NpgsqlParameter { Value = job.Sequence });
-        parameters.Add(new NpgsqlParameter { Value = SerializeRequest(job.Request) });
+        parameters.Add(new NpgsqlParameter { Value = Json.Serialize(job.Request with { SubmittedBy = "" }) });
         parameters.Add(new NpgsqlParameter { Value = job.State.ToString() });
         parameters.Add(new NpgsqlParameter { Value = job.Message });
         parameters.Add(new NpgsqlParameter { Value = (object?)job.ContactUsed ?? DBNull.Value });
@@ -158,8 +158,8 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         parameters.Add(new NpgsqlParameter { Value = (object?)job.Notice ?? DBNull.Value });
     }
 
-    /// <summary>The request as stored; two submits are the same request when these texts are equal (the submitting key aside: any driver of the store may retry).</summary>
-    public static string SerializeRequest(PrintJobRequest request) => Json.Serialize(request with { SubmittedBy = "" });
+    /// <summary>Two submits are the same request when these texts are equal: <see cref="PrintQueue.SubmitIdentity"/> as JSON.</summary>
+    public static string SubmitKey(PrintJobRequest request) => Json.Serialize(PrintQueue.SubmitIdentity(request));
 
     private static async Task<IReadOnlyList<PrintJob>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {

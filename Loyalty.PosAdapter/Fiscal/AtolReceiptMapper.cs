@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Loyalty.Protos;
 
 namespace Loyalty.PosAdapter.Fiscal;
 

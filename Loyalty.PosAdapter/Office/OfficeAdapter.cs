@@ -218,14 +218,19 @@ public sealed class OfficeAdapter : IAsyncDisposable
         return request;
     }
 
-    /// <summary>A job as the fiscal receipt the driver prints: lines with their bonus discounts, money payments, the buyer for tag 1008.</summary>
+    /// <summary>
+    /// A job as the fiscal receipt the driver prints: lines with their bonus discounts, money
+    /// payments, the buyer for tag 1008. The job's line amounts are after bonus discounts
+    /// (fiscal.proto), the driver's <see cref="FiscalLine"/> takes the amount before and the discount.
+    /// </summary>
     public static FiscalReceipt ToFiscalReceipt(PrintJobTask task)
     {
         var details = task.Lines.ToDictionary(l => l.Sku, StringComparer.Ordinal);
         var lines = task.Receipt.Lines.Select(l =>
         {
             details.TryGetValue(l.Sku, out var d);
-            return new FiscalLine(string.IsNullOrWhiteSpace(l.Name) ? l.Sku : l.Name, l.QuantityMilli, l.Price, l.Amount, d?.BonusDiscount ?? 0, ToVat(d?.Vat ?? VatRateKind.None));
+            var discount = d?.BonusDiscount ?? 0;
+            return new FiscalLine(string.IsNullOrWhiteSpace(l.Name) ? l.Sku : l.Name, l.QuantityMilli, l.Price, l.Amount + discount, discount, ToVat(d?.Vat ?? VatRateKind.None));
         }).ToList();
         FiscalCustomer? customer = task.Customer is { } c
             ? new FiscalCustomer(NullIfEmpty(c.Name), NullIfEmpty(c.Inn), NullIfEmpty(c.Email),

@@ -214,6 +214,24 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         Assert.Equal(PrintJobState.Queued, job.State);
     }
 
+    [Theory]
+    [InlineData("7707083894", "customer.inn '7707083894' is not a valid INN")]
+    [InlineData("770708389", "customer.inn '770708389' is not a valid INN")]
+    [InlineData("500100732258", "customer.inn '500100732258' is not a valid INN")]
+    public async Task A_buyer_INN_that_fails_its_control_digits_is_refused_at_submit_and_nothing_is_queued(string inn, string expected)
+    {
+        var sale = Sale("bad-inn-" + inn, 500_00, 1);
+        sale.Customer = new FiscalCustomerInfo { Name = "ООО Ромашка", Inn = inn };
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(sale));
+        sale.Customer.Inn = "7707083893";
+        var job = await _driver.SubmitReceiptAsync(sale);
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains(expected, refused.Message);
+        Assert.Equal(PrintJobState.Queued, job.State);
+    }
+
     [Fact]
     public async Task A_driver_of_another_store_can_neither_submit_to_the_office_register_nor_read_its_jobs()
     {
@@ -228,7 +246,12 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         Assert.Equal(StatusCode.PermissionDenied, read.StatusCode);
     }
 
-    private async Task<(string Card, RedeemReply Hold, SubmitReceiptRequest Sale)> BonusSaleAsync(string operationId, long bonusKopecks)
+    /// <summary>
+    /// A card with 100 roubles, a hold of <paramref name="bonusKopecks"/> for a two-line receipt, and
+    /// the sale as the driver submits it: line amounts after the hold's discounts (RedeemReply.lines),
+    /// payments for the rest; <paramref name="nameDiscounts"/> also repeats each discount in lines[].
+    /// </summary>
+    private async Task<(string Card, RedeemReply Hold, SubmitReceiptRequest Sale)> BonusSaleAsync(string operationId, long bonusKopecks, bool nameDiscounts = true)
     {
         var card = "C" + Guid.NewGuid().ToString("N")[..12];
         await _admin.IssueCardAsync(new IssueCardRequest { CardNumber = card });
@@ -241,9 +264,13 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         };
         sale.Receipt.Lines.Add(new ReceiptLine { Sku = "WATER19", Category = "water", Name = "Вода 19 л", QuantityMilli = 3000, Price = 350_00, Amount = 1050_00 });
         sale.Receipt.Lines.Add(new ReceiptLine { Sku = "PUMP", Category = "goods", Name = "Помпа", QuantityMilli = 1000, Price = 333_33, Amount = 333_33 });
-        var hold = await _driver.RedeemAsync(new RedeemRequest { OperationId = operationId + "-hold", CardNumber = card, Receipt = sale.Receipt, Amount = bonusKopecks });
+        var hold = await _driver.RedeemAsync(new RedeemRequest { OperationId = operationId + "-hold", CardNumber = card, Receipt = sale.Receipt.Clone(), Amount = bonusKopecks });
         sale.HoldId = hold.HoldId;
-        foreach (var line in hold.Lines) sale.Lines.Add(new FiscalLineDetail { Sku = line.Sku, BonusDiscount = line.Discount, Vat = VatRateKind.Vat20 });
+        foreach (var line in hold.Lines)
+        {
+            sale.Receipt.Lines.Single(l => l.Sku == line.Sku).Amount = line.AmountAfter;
+            sale.Lines.Add(new FiscalLineDetail { Sku = line.Sku, BonusDiscount = nameDiscounts ? line.Discount : 0, Vat = VatRateKind.Vat20 });
+        }
         sale.Payments.Add(new FiscalPaymentPart { Type = FiscalPaymentKind.Card, Amount = 1050_00 + 333_33 - hold.Amount });
         return (card, hold, sale);
     }
@@ -271,6 +298,62 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         var statement = await _admin.GetStatementAsync(new GetStatementRequest { CardNumber = card, PageSize = 50 });
         Assert.Single(statement.Entries, e => e.Kind == LedgerKind.HoldPost);
         Assert.Equal(100_00 - 77_77, statement.Entries.Where(e => e.Kind is LedgerKind.HoldPost or LedgerKind.Adjustment).Sum(e => e.Amount));
+    }
+
+    [Fact]
+    public async Task A_sale_that_leaves_the_discounts_to_the_server_prints_the_own_discount_of_the_hold_on_each_line()
+    {
+        var (_, hold, sale) = await BonusSaleAsync("discounts-from-hold", 12_34, nameDiscounts: false);
+        var job = await _driver.SubmitReceiptAsync(sale);
+
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+
+        var printed = Assert.Single(_printer.Receipts);
+        var items = printed.Task["items"]!.AsArray().Select(i => i!.AsObject()).Where(i => (string?)i["type"] == "position").ToList();
+        Assert.Equal(hold.Lines.Select(l => l.AmountAfter).Sum(), items.Sum(i => FiscalAmount.FromRoubles(i["amount"])));
+        Assert.Equal(1050_00 + 333_33 - 12_34, printed.TotalKopecks);
+        for (var round = 0; round < 100 && job.Bonuses != "committed"; round++) { await Task.Delay(50); job = await _driver.GetPrintJobAsync(job.JobId); }
+        Assert.Equal("committed", job.Bonuses);
+    }
+
+    [Fact]
+    public async Task A_sale_sent_with_line_amounts_before_bonuses_is_refused_naming_the_line_and_nothing_is_queued_or_booked()
+    {
+        var (card, hold, sale) = await BonusSaleAsync("amounts-before", 40_00);
+        var before = sale.Clone();
+        foreach (var line in hold.Lines) before.Receipt.Lines.Single(l => l.Sku == line.Sku).Amount = line.AmountAfter + line.Discount;
+        before.Payments[0].Amount = 1050_00 + 333_33;
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(before));
+        var wrongDiscount = sale.Clone();
+        wrongDiscount.Lines[0].BonusDiscount += 1;
+        var refusedDiscount = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(wrongDiscount));
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("line 1 of receipt", refused.Message);
+        Assert.Contains("after bonus discounts", refused.Message);
+        Assert.Equal(StatusCode.InvalidArgument, refusedDiscount.StatusCode);
+        Assert.Contains($"hold {hold.HoldId} put", refusedDiscount.Message);
+        var balance = await _admin.GetCardAsync(card);
+        Assert.Equal(40_00, balance.Held);
+        // The right receipt under the same operation id is still a new job: the refusals stored nothing.
+        var job = await _driver.SubmitReceiptAsync(sale);
+        Assert.Equal(PrintJobState.Queued, job.State);
+    }
+
+    [Fact]
+    public async Task A_sale_whose_hold_was_cancelled_is_refused_before_it_is_queued()
+    {
+        var (_, hold, sale) = await BonusSaleAsync("hold-gone", 10_00);
+        await _driver.CancelAsync(new CancelRequest { OperationId = "hold-gone-cancel", HoldId = hold.HoldId });
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(sale));
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains("cancelled", refused.Message);
+        var next = await _driver.SubmitReceiptAsync(Sale("after-hold-gone", 100_00, 98));
+        await using (StartAdapter()) await UntilAsync(next.JobId, PrintJobState.Done);
+        Assert.Equal(100_00, Assert.Single(_printer.Receipts).TotalKopecks);
     }
 
     [Fact]

@@ -56,7 +56,7 @@ trap 'rm -rf "$WORK"' EXIT
 INCLUDES=(-I "$PROTOS")
 [ -n "$TOOLS" ] && [ -d "${TOOLS}build/native/include" ] && INCLUDES+=(-I "${TOOLS}build/native/include")
 (cd "$PROTOS" && "$PROTOC" "${INCLUDES[@]}" --include_imports --descriptor_set_out="$WORK/loyalty.pb" \
-  loyalty/v1/cards.proto loyalty/v1/admin.proto grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto) \
+  loyalty/v1/cards.proto loyalty/v1/admin.proto loyalty/v1/fiscal.proto grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto) \
   || { echo "protoc failed to build the descriptor set" >&2; exit 2; }
 
 # ---- the suites -----------------------------------------------------------------------------

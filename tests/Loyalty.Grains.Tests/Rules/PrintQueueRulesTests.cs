@@ -10,7 +10,7 @@ public class PrintQueueRulesTests
     private static PrintJobRequest Request(string operationId = "op-1", long amount = 1000_00, long discount = 0, string? hold = null, long? paid = null) => new(
         operationId, "OFFICE-1",
         new Receipt(new ReceiptRef("W1", "DRIVER-1", 1, 1), [new ReceiptLine("WATER19", "water", "Вода", 1000, amount, amount)]),
-        hold, null, [new PrintLineDetail("WATER19", discount, PrintVat.Vat20)], [new PrintPayment(PrintPaymentKind.Cash, paid ?? amount - discount)],
+        hold, null, [new PrintLineDetail("WATER19", discount, PrintVat.Vat20)], [new PrintPayment(PrintPaymentKind.Cash, paid ?? amount)],
         null, ReceiptDeliveryKind.Paper, false, "key-1");
 
     private static PrintJob Job(long sequence, PrintJobState state = PrintJobState.Queued) =>
@@ -29,7 +29,7 @@ public class PrintQueueRulesTests
     [Theory]
     [InlineData(1000_00, 0, null, 900_00L, "payments add up to 90000 kopecks")]
     [InlineData(1000_00, 100_00, null, null, "no hold_id")]
-    [InlineData(1000_00, 2000_00, "h", null, "between 0 and the line amount")]
+    [InlineData(1000_00, -1, "h", null, "between 0 and")]
     public void A_request_that_cannot_be_printed_or_booked_is_refused_naming_the_field(long amount, long discount, string? hold, long? paid, string expected)
     {
         var error = Assert.Throws<CardException>(() => PrintQueue.Validate(Request(amount: amount, discount: discount, hold: hold, paid: paid)));
@@ -37,6 +37,66 @@ public class PrintQueueRulesTests
         Assert.Equal(CardErrorCode.InvalidArgument, error.Code);
         Assert.Contains(expected, error.Message);
     }
+
+    /// <summary>A hold of 150.00 on a two-line receipt: 100.00 on the water, 50.00 on the pump.</summary>
+    private static readonly OpenHoldView Hold = new(Card.HoldIdFor("2000001", "hold-op"), 150_00,
+        new Receipt(new ReceiptRef("W1", "DRIVER-1", 1, 1),
+            [new ReceiptLine("WATER19", "water", "Вода", 3000, 350_00, 1050_00), new ReceiptLine("PUMP", "goods", "Помпа", 1000, 333_33, 333_33)]),
+        [100_00, 50_00], Now.AddMinutes(15));
+
+    /// <summary>The sale as the driver sends it for <see cref="Hold"/>: amounts after its discounts, VAT on the water only.</summary>
+    private static PrintJobRequest HeldSale(long waterAmount = 950_00, long pumpAmount = 283_33, long waterDiscount = 0) => new(
+        "op-held", "OFFICE-1",
+        new Receipt(new ReceiptRef("W1", "DRIVER-1", 1, 1),
+            [new ReceiptLine("WATER19", "water", "Вода", 3000, 350_00, waterAmount), new ReceiptLine("PUMP", "goods", "Помпа", 1000, 333_33, pumpAmount)]),
+        Hold.HoldId, null, [new PrintLineDetail("WATER19", waterDiscount, PrintVat.Vat20)], [new PrintPayment(PrintPaymentKind.Card, waterAmount + pumpAmount)],
+        null, ReceiptDeliveryKind.Paper, false, "key-1");
+
+    [Fact]
+    public void A_sale_bound_to_its_hold_carries_the_discount_of_the_hold_on_each_line_and_books_exactly_the_held_receipt()
+    {
+        var bound = PrintQueue.BindHold(HeldSale(), Hold);
+
+        Assert.Equal([("WATER19", 100_00L, PrintVat.Vat20), ("PUMP", 50_00L, PrintVat.None)], bound.Lines.Select(l => (l.Sku, l.BonusDiscountKopecks, l.Vat)));
+        Assert.Equal(150_00, bound.BonusKopecks);
+        Assert.True(bound.LoyaltyReceipt().SameAs(Hold.Receipt));
+        Assert.Equal(1233_33, bound.Receipt.TotalKopecks);
+        PrintQueue.Validate(bound);
+    }
+
+    [Theory]
+    [InlineData(1050_00, 333_33, 0, "line 1 of receipt W1/DRIVER-1/1/1 ('WATER19') has amount 105000 kopecks; after the hold's bonus discount it is 95000 (105000 − 10000)")]
+    [InlineData(950_00, 283_34, 0, "line 2 of receipt W1/DRIVER-1/1/1 ('PUMP') has amount 28334 kopecks; after the hold's bonus discount it is 28333")]
+    [InlineData(950_00, 283_33, 99_99, "the bonus discount of 'WATER19' is 9999 kopecks, but hold ")]
+    public void A_sale_that_does_not_print_what_its_hold_booked_is_refused_naming_the_line(long water, long pump, long waterDiscount, string expected)
+    {
+        var error = Assert.Throws<CardException>(() => PrintQueue.BindHold(HeldSale(water, pump, waterDiscount), Hold));
+
+        Assert.Equal(CardErrorCode.InvalidArgument, error.Code);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void A_sale_for_another_receipt_or_with_its_lines_in_another_order_is_refused()
+    {
+        var other = HeldSale() with { Receipt = HeldSale().Receipt with { Ref = new ReceiptRef("W1", "DRIVER-1", 1, 2) } };
+        var swapped = HeldSale() with { Receipt = HeldSale().Receipt with { Lines = [.. HeldSale().Receipt.Lines.Reverse()] } };
+
+        Assert.Contains("which hold " + Hold.HoldId + " was made for", Assert.Throws<CardException>(() => PrintQueue.BindHold(other, Hold)).Message);
+        Assert.Contains("send the held receipt's lines, in its order", Assert.Throws<CardException>(() => PrintQueue.BindHold(swapped, Hold)).Message);
+    }
+
+    [Fact]
+    public void A_retry_that_repeats_the_discounts_of_the_hold_is_the_same_request_as_one_that_left_them_to_the_server()
+    {
+        var stored = PrintQueue.BindHold(HeldSale(), Hold);
+
+        Assert.Equal(Json(stored), Json(HeldSale(waterDiscount: 100_00)));
+        Assert.Equal(Json(stored), Json(HeldSale()));
+        Assert.NotEqual(Json(stored), Json(HeldSale() with { Delivery = ReceiptDeliveryKind.Sms }));
+    }
+
+    private static string Json(PrintJobRequest request) => Loyalty.Grains.Storage.PrintJobStore.SubmitKey(request);
 
     [Fact]
     public void A_resubmit_answers_the_same_job_when_the_request_is_the_same_and_is_refused_otherwise()

@@ -1,3 +1,4 @@
+using Loyalty.Protos;
 using Loyalty.PosAdapter.Fiscal;
 
 namespace Loyalty.PosAdapter.Tests.Fiscal;

@@ -24,7 +24,7 @@ if (!ADDR || !ADMIN_KEY) {
 const PROTOS = path.resolve(__dirname, '../../../protos');
 // google/protobuf/timestamp.proto comes with protobufjs' bundled well-known types.
 const definition = protoLoader.loadSync(
-  ['loyalty/v1/cards.proto', 'loyalty/v1/admin.proto', 'grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto'],
+  ['loyalty/v1/cards.proto', 'loyalty/v1/admin.proto', 'loyalty/v1/fiscal.proto', 'grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto'],
   { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [PROTOS] });
 const pkg = grpc.loadPackageDefinition(definition);
 
@@ -34,6 +34,7 @@ const creds = grpc.credentials.createInsecure();
 const cards = new pkg.loyalty.v1.Cards(ADDR, creds, channelOptions);
 const admin = new pkg.loyalty.v1.Admin(ADDR, creds, channelOptions);
 const health = new pkg.grpc.health.v1.Health(ADDR, creds, channelOptions);
+const fiscal = new pkg.loyalty.v1.Fiscal(ADDR, creds, channelOptions);
 const raw = new grpc.Client(ADDR, creds, channelOptions);
 
 const STATUS = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
@@ -339,6 +340,93 @@ async function statusChecks(keys) {
   check('server still answers GetCard, balance unchanged', [card, 95600], [alive?.card_number, num(alive?.balance)]);
 }
 
+// ---- fiscal printing through an office register (issue 13's fixed names) ----------------------
+
+/** The first task of the office register's feed (ReceivePrintJobs, a server stream), then the stream is cancelled. */
+function firstTask(request, key) {
+  return new Promise((resolve, reject) => {
+    const stream = fiscal.ReceivePrintJobs(request, metadata(key), { deadline: Date.now() + 10000 });
+    let first;
+    stream.on('data', (task) => { if (!first) { first = task; resolve(task); stream.cancel(); } });
+    stream.on('error', (e) => { if (!first) reject(e); });
+    stream.on('end', () => { if (!first) reject(new Error('the feed ended without a task')); });
+  });
+}
+
+async function fiscalChecks(keys) {
+  console.log("# fiscal: a driver's sale with held bonuses, printed on an office register");
+  const C = grpc.status;
+  const fiscalCard = `${card}F`;
+  const office = `office-${run}`;
+  await must('IssueCard for the fiscal sale', admin, 'IssueCard', { card_number: fiscalCard }, ADMIN_KEY);
+  await must('Adjust +1000.00 for the fiscal sale', admin, 'Adjust', { operation_id: op('fiscal-topup'), card_number: fiscalCard, amount: 100000, reason: 'conformance' }, ADMIN_KEY);
+  const heldReceipt = {
+    ref: ref(storeA, 40),
+    lines: [
+      { sku: 'w19', category: 'water', name: 'Water 19 l', quantity_milli: 3000, price: 35000, amount: 105000 },
+      { sku: 'pump', category: 'goods', name: 'Pump', quantity_milli: 1000, price: 33333, amount: 33333 },
+    ],
+  };
+  const hold = await must('Redeem 100.00 for the sale', cards, 'Redeem', { operation_id: op('fiscal-hold'), card_number: fiscalCard, receipt: heldReceipt, amount: 10000 }, keys.a);
+  const after = Object.fromEntries((hold?.lines || []).map((l) => [l.sku, num(l.amount_after)]));
+  const discount = Object.fromEntries((hold?.lines || []).map((l) => [l.sku, num(l.discount)]));
+  // SubmitReceiptRequest.receipt: line amounts AFTER the bonus discounts; payments add up to them.
+  const printed = { ref: heldReceipt.ref, lines: heldReceipt.lines.map((l) => ({ ...l, amount: after[l.sku] ?? 0 })) };
+  const money = sum(Object.values(after));
+  const sale = {
+    operation_id: op('fiscal-sale'), office_register_id: office, receipt: printed, hold_id: hold?.hold_id ?? '',
+    payments: [{ type: 'FISCAL_PAYMENT_KIND_CARD', amount: money }], delivery: 'RECEIPT_DELIVERY_PAPER',
+    lines: [{ sku: 'w19', vat: 'VAT_RATE_KIND_VAT20' }],
+    customer: { name: 'OOO Romashka', inn: '7707083893', delivery_address: { ofd_contact: '-', phones: ['8 (495) 123-45-67', '8 916 123-45-67'] } },
+  };
+
+  const job = await must('SubmitReceipt', fiscal, 'SubmitReceipt', sale, keys.a);
+  check('SubmitReceipt: queued, with a job id, for the office register', ['PRINT_JOB_STATE_QUEUED', true, office], [job?.state, Boolean(job?.job_id), job?.office_register_id]);
+  const again = await must('SubmitReceipt retried', fiscal, 'SubmitReceipt', sale, keys.a);
+  check('SubmitReceipt retried with the same operation id: the same job', job?.job_id, again?.job_id);
+  await expectStatus('SubmitReceipt: same operation id, another delivery: ALREADY_EXISTS', C.ALREADY_EXISTS,
+    () => call(fiscal, 'SubmitReceipt', { ...sale, delivery: 'RECEIPT_DELIVERY_EMAIL' }, keys.a));
+  await expectStatus('SubmitReceipt with line amounts before the bonuses: INVALID_ARGUMENT', C.INVALID_ARGUMENT,
+    () => call(fiscal, 'SubmitReceipt', { ...sale, operation_id: op('fiscal-before'), receipt: heldReceipt, payments: [{ type: 'FISCAL_PAYMENT_KIND_CARD', amount: 138333 }] }, keys.a));
+  await expectStatus('SubmitReceipt whose payments do not add up to the lines: INVALID_ARGUMENT', C.INVALID_ARGUMENT,
+    () => call(fiscal, 'SubmitReceipt', { ...sale, operation_id: op('fiscal-short'), payments: [{ type: 'FISCAL_PAYMENT_KIND_CARD', amount: money - 1 }] }, keys.a));
+  await expectStatus('SubmitReceipt with an INN failing its control digit: INVALID_ARGUMENT', C.INVALID_ARGUMENT,
+    () => call(fiscal, 'SubmitReceipt', { ...sale, operation_id: op('fiscal-inn'), customer: { inn: '7707083894' } }, keys.a));
+  await expectStatus('SubmitReceipt of a store A receipt with the store B key: PERMISSION_DENIED', C.PERMISSION_DENIED,
+    () => call(fiscal, 'SubmitReceipt', { ...sale, operation_id: op('fiscal-b') }, keys.b));
+
+  let task;
+  try {
+    task = await firstTask({ store_id: storeA, office_register_id: office }, keys.a);
+  } catch (e) {
+    fail('ReceivePrintJobs: first task', describeError(e));
+  }
+  check('ReceivePrintJobs: the office adapter gets the job', job?.job_id, task?.job_id);
+  check("ReceivePrintJobs: line amounts after the discounts, and the hold's discount per line",
+    [[after.w19, after.pump], { w19: discount.w19, pump: discount.pump }],
+    task ? [task.receipt.lines.map((l) => num(l.amount)), Object.fromEntries(task.lines.map((l) => [l.sku, num(l.bonus_discount)]))] : undefined);
+
+  const report = {
+    job_id: job?.job_id ?? '', outcome: 'PRINT_OUTCOME_DONE', contact_used: '+79161234567', fiscal_document_number: 17,
+    fiscal_sign: '3512345678', fn_number: '9999078900001234', shift_number: 3, fiscal_receipt_number: 5,
+    document_date_time: '2026-12-06T12:00:00+03:00', total: money,
+    qr_code: `t=20261206T1200&s=${Math.floor(money / 100)}.${String(money % 100).padStart(2, '0')}&fn=9999078900001234&i=17&fp=3512345678&n=1`,
+  };
+  const reported = await must('ReportPrintResult done', fiscal, 'ReportPrintResult', report, keys.a);
+  check('ReportPrintResult: done with its fiscal data and the contact of tag 1008', ['PRINT_JOB_STATE_DONE', 17, '3512345678', '+79161234567'],
+    [reported?.state, num(reported?.fiscal_document_number), reported?.fiscal_sign, reported?.contact_used]);
+  const read = await must('GetPrintJob', fiscal, 'GetPrintJob', { job_id: job?.job_id ?? '' }, keys.a);
+  check('GetPrintJob: done, the hold committed', ['PRINT_JOB_STATE_DONE', 'committed', 17], [read?.state, read?.bonuses, num(read?.fiscal_document_number)]);
+  const twice = await must('ReportPrintResult repeated', fiscal, 'ReportPrintResult', report, keys.a);
+  check('ReportPrintResult repeated: the same job', [read?.state, tsMillis(read?.updated_at)], [twice?.state, tsMillis(twice?.updated_at)]);
+  await expectStatus('ReportPrintResult of another fiscal document for a done job: FAILED_PRECONDITION', C.FAILED_PRECONDITION,
+    () => call(fiscal, 'ReportPrintResult', { ...report, fiscal_document_number: 18 }, keys.a));
+  const afterCard = await must('GetCard after the fiscal sale', cards, 'GetCard', { card_number: fiscalCard }, keys.a);
+  check('GetCard after the fiscal sale: nothing held', 0, num(afterCard?.held));
+  const statement = await must('GetStatement after the fiscal sale', admin, 'GetStatement', { card_number: fiscalCard, page_size: 100 }, ADMIN_KEY);
+  check('GetStatement: the hold posted once, 100.00', [-10000], (statement?.entries || []).filter((e) => e.kind === 'LEDGER_KIND_HOLD_POST').map((e) => num(e.amount)));
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 async function main() {
@@ -347,11 +435,12 @@ async function main() {
     const keys = await posFlow();
     await reflectionChecks();
     await statusChecks(keys);
+    await fiscalChecks(keys);
   } catch (e) {
     fail('suite', `unexpected exception ${e && e.stack ? e.stack : e}`);
   }
   console.log(`# node: ${checks - failures} of ${checks} checks passed`);
-  for (const c of [cards, admin, health, raw]) c.close();
+  for (const c of [cards, admin, health, fiscal, raw]) c.close();
   process.exit(failures === 0 ? 0 : 1);
 }
 

@@ -26,7 +26,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTOS = os.path.normpath(os.path.join(HERE, "..", "..", "..", "protos"))
-PROTO_FILES = ["loyalty/v1/cards.proto", "loyalty/v1/admin.proto", "grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto"]
+PROTO_FILES = ["loyalty/v1/cards.proto", "loyalty/v1/admin.proto", "loyalty/v1/fiscal.proto", "grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto"]
 
 # ---- contract -------------------------------------------------------------------------------
 
@@ -398,6 +398,101 @@ class Suite:
         alive = must("GetCard after the refusals", lambda: self.cards("GetCard", A, card_number=card))
         check("server still answers GetCard, balance unchanged", [card, 95600], [get(alive, "card_number"), get(alive, "balance")])
 
+    # ---- fiscal printing through an office register (issue 13's fixed names) ----
+
+    def fiscal(self, method, key, **fields):
+        types = {
+            "SubmitReceipt": ("SubmitReceiptRequest", "PrintJob"), "GetPrintJob": ("GetPrintJobRequest", "PrintJob"),
+            "ReportPrintResult": ("ReportPrintResultRequest", "PrintJob"),
+        }[method]
+        return self.call("/loyalty.v1.Fiscal/" + method, "loyalty.v1." + types[0], "loyalty.v1." + types[1], key, fields)
+
+    def enum_value(self, message_full_name, field, name):
+        return self.M(message_full_name).DESCRIPTOR.fields_by_name[field].enum_type.values_by_name[name].number
+
+    def fiscal_checks(self):
+        print("# fiscal: a driver's sale with held bonuses, printed on an office register", flush=True)
+        S, A, ka = grpc.StatusCode, self.admin_key, self.key_a
+        card, office = self.card + "F", "office-" + self.run
+        must("IssueCard for the fiscal sale", lambda: self.admin("IssueCard", A, card_number=card))
+        must("Adjust +1000.00 for the fiscal sale", lambda: self.admin("Adjust", A, operation_id=self.op("fiscal-topup"), card_number=card, amount=100000, reason="conformance"))
+        held_receipt = self.receipt(self.store_a, 40, [
+            dict(sku="w19", category="water", name="Water 19 l", quantity_milli=3000, price=35000, amount=105000),
+            dict(sku="pump", category="goods", name="Pump", quantity_milli=1000, price=33333, amount=33333)])
+        hold = must("Redeem 100.00 for the sale", lambda: self.cards("Redeem", ka, operation_id=self.op("fiscal-hold"), card_number=card, receipt=held_receipt, amount=10000))
+        discount = {l.sku: l.discount for l in get(hold, "lines") or []}
+        after = {l.sku: l.amount_after for l in get(hold, "lines") or []}
+        # SubmitReceiptRequest.receipt: line amounts AFTER the bonus discounts; payments add up to them.
+        printed = self.receipt(self.store_a, 40, [
+            dict(sku="w19", category="water", name="Water 19 l", quantity_milli=3000, price=35000, amount=after.get("w19", 0)),
+            dict(sku="pump", category="goods", name="Pump", quantity_milli=1000, price=33333, amount=after.get("pump", 0))])
+        money = sum(after.values())
+        Payment, Detail = self.M("loyalty.v1.FiscalPaymentPart"), self.M("loyalty.v1.FiscalLineDetail")
+        Customer, Address = self.M("loyalty.v1.FiscalCustomerInfo"), self.M("loyalty.v1.DeliveryAddressContacts")
+        request = self.M("loyalty.v1.SubmitReceiptRequest")
+        card_kind = self.enum_value("loyalty.v1.FiscalPaymentPart", "type", "FISCAL_PAYMENT_KIND_CARD")
+        paper = self.enum_value("loyalty.v1.SubmitReceiptRequest", "delivery", "RECEIPT_DELIVERY_PAPER")
+        email = self.enum_value("loyalty.v1.SubmitReceiptRequest", "delivery", "RECEIPT_DELIVERY_EMAIL")
+        vat20 = self.enum_value("loyalty.v1.FiscalLineDetail", "vat", "VAT_RATE_KIND_VAT20")
+        sale = dict(operation_id=self.op("fiscal-sale"), office_register_id=office, receipt=printed, hold_id=get(hold, "hold_id") or "",
+                    payments=[Payment(type=card_kind, amount=money)], delivery=paper, lines=[Detail(sku="w19", vat=vat20)],
+                    customer=Customer(name="OOO Romashka", inn="7707083893",
+                                      delivery_address=Address(ofd_contact="-", phones=["8 (495) 123-45-67", "8 916 123-45-67"])))
+        state = lambda job: self.enum_name("loyalty.v1.PrintJob", "state", job.state) if job is not None else None  # noqa: E731
+
+        job = must("SubmitReceipt", lambda: self.fiscal("SubmitReceipt", ka, **sale))
+        check("SubmitReceipt: queued, with a job id, for the office register", ["PRINT_JOB_STATE_QUEUED", True, office],
+              [state(job), bool(get(job, "job_id")), get(job, "office_register_id")])
+        again = must("SubmitReceipt retried", lambda: self.fiscal("SubmitReceipt", ka, **sale))
+        check("SubmitReceipt retried with the same operation id: the same job", get(job, "job_id"), get(again, "job_id"))
+        expect_status("SubmitReceipt: same operation id, another delivery: ALREADY_EXISTS", S.ALREADY_EXISTS,
+                      lambda: self.fiscal("SubmitReceipt", ka, **dict(sale, delivery=email)))
+        before = dict(sale, operation_id=self.op("fiscal-before"), receipt=held_receipt, payments=[Payment(type=card_kind, amount=138333)])
+        expect_status("SubmitReceipt with line amounts before the bonuses: INVALID_ARGUMENT", S.INVALID_ARGUMENT,
+                      lambda: self.fiscal("SubmitReceipt", ka, **before))
+        expect_status("SubmitReceipt whose payments do not add up to the lines: INVALID_ARGUMENT", S.INVALID_ARGUMENT,
+                      lambda: self.fiscal("SubmitReceipt", ka, **dict(sale, operation_id=self.op("fiscal-short"), payments=[Payment(type=card_kind, amount=money - 1)])))
+        expect_status("SubmitReceipt with a 9-digit INN: INVALID_ARGUMENT", S.INVALID_ARGUMENT,
+                      lambda: self.fiscal("SubmitReceipt", ka, **dict(sale, operation_id=self.op("fiscal-inn"), customer=Customer(inn="770708389"))))
+        expect_status("SubmitReceipt of a store A receipt with the store B key: PERMISSION_DENIED", S.PERMISSION_DENIED,
+                      lambda: self.fiscal("SubmitReceipt", self.key_b, **dict(sale, operation_id=self.op("fiscal-b"))))
+
+        feed = self.channel.unary_stream("/loyalty.v1.Fiscal/ReceivePrintJobs",
+                                         request_serializer=lambda m: m.SerializeToString(),
+                                         response_deserializer=self.M("loyalty.v1.PrintJobTask").FromString)
+        task = None
+        try:
+            stream = feed(self.M("loyalty.v1.ReceivePrintJobsRequest")(store_id=self.store_a, office_register_id=office),
+                          metadata=metadata(ka), timeout=10)
+            task = next(stream)
+            stream.cancel()
+        except Exception as e:  # noqa: BLE001
+            fail("ReceivePrintJobs: first task", describe(e))
+        check("ReceivePrintJobs: the office adapter gets the job", get(job, "job_id"), get(task, "job_id"))
+        check("ReceivePrintJobs: line amounts after the discounts, and the hold's discount per line",
+              [[after.get("w19"), after.get("pump")], {"w19": discount.get("w19"), "pump": discount.get("pump")}],
+              [[l.amount for l in task.receipt.lines], {l.sku: l.bonus_discount for l in task.lines}] if task else None)
+
+        done = self.enum_value("loyalty.v1.ReportPrintResultRequest", "outcome", "PRINT_OUTCOME_DONE")
+        report = dict(job_id=get(job, "job_id") or "", outcome=done, contact_used="+79161234567", fiscal_document_number=17,
+                      fiscal_sign="3512345678", fn_number="9999078900001234", shift_number=3, fiscal_receipt_number=5,
+                      document_date_time="2026-12-06T12:00:00+03:00", total=money,
+                      qr_code="t=20261206T1200&s=%d.%02d&fn=9999078900001234&i=17&fp=3512345678&n=1" % (money // 100, money % 100))
+        reported = must("ReportPrintResult done", lambda: self.fiscal("ReportPrintResult", ka, **report))
+        check("ReportPrintResult: done with its fiscal data and the contact of tag 1008", ["PRINT_JOB_STATE_DONE", 17, "3512345678", "+79161234567"],
+              [state(reported), get(reported, "fiscal_document_number"), get(reported, "fiscal_sign"), get(reported, "contact_used")])
+        read = must("GetPrintJob", lambda: self.fiscal("GetPrintJob", ka, job_id=get(job, "job_id") or ""))
+        check("GetPrintJob: done, the hold committed", ["PRINT_JOB_STATE_DONE", "committed", 17],
+              [state(read), get(read, "bonuses"), get(read, "fiscal_document_number")])
+        twice = must("ReportPrintResult repeated", lambda: self.fiscal("ReportPrintResult", ka, **report))
+        check("ReportPrintResult repeated: the same job", [state(read), get(read, "updated_at")], [state(twice), get(twice, "updated_at")])
+        expect_status("ReportPrintResult of another fiscal document for a done job: FAILED_PRECONDITION", S.FAILED_PRECONDITION,
+                      lambda: self.fiscal("ReportPrintResult", ka, **dict(report, fiscal_document_number=18)))
+        after_card = must("GetCard after the fiscal sale", lambda: self.cards("GetCard", ka, card_number=card))
+        check("GetCard after the fiscal sale: nothing held", 0, get(after_card, "held"))
+        statement = must("GetStatement after the fiscal sale", lambda: self.admin("GetStatement", A, card_number=card, page_size=100))
+        posts = [e.amount for e in get(statement, "entries") or [] if self.enum_name("loyalty.v1.LedgerEntry", "kind", e.kind) == "LEDGER_KIND_HOLD_POST"]
+        check("GetStatement: the hold posted once, 100.00", [-10000], posts)
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -422,6 +517,7 @@ def main():
         suite.pos_flow()
         suite.reflection_checks()
         suite.status_checks()
+        suite.fiscal_checks()
     except Exception as e:  # noqa: BLE001
         import traceback
         fail("suite", "unexpected exception " + "".join(traceback.format_exception(type(e), e, e.__traceback__)))

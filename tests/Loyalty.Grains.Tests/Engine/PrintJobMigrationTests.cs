@@ -1,0 +1,45 @@
+using Loyalty.Grains.Domain;
+using Loyalty.Grains.Storage;
+using Loyalty.Grains.Tests.Support;
+using Npgsql;
+
+namespace Loyalty.Grains.Tests.Engine;
+
+/// <summary>Migration 0011: print jobs stored with line amounts before bonus discounts are rewritten to amounts after them.</summary>
+public sealed class PrintJobMigrationTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+
+    private static PrintJob StoredJob(string jobId, long sequence, IReadOnlyList<ReceiptLine> lines, IReadOnlyList<PrintLineDetail> details, long paid) => new(
+        jobId, sequence,
+        new PrintJobRequest($"op-{jobId}", "OFFICE-1", new Receipt(new ReceiptRef("W1", "DRIVER-1", 1, sequence), lines), sequence == 1 ? Card.HoldIdFor("2000001", "hold-op") : null, null,
+            details, [new PrintPayment(PrintPaymentKind.Card, paid)], null, ReceiptDeliveryKind.Paper, false, "key-1"),
+        PrintJobState.Queued, "Queued for the office register.", null, null, BonusSettlement.None, null, $"token-{jobId}", 0, Now, Now);
+
+    [Fact]
+    public async Task A_job_queued_by_the_build_before_prints_the_same_figures_after_the_upgrade_and_a_job_without_bonuses_is_untouched()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await TestDatabase.CreateAsync("print_migration"));
+        await Migrator.ApplyAsync(dataSource);
+        var store = new PrintJobStore(dataSource);
+        // As the build before stored them: amounts before the discount, the discount beside them.
+        var withBonuses = StoredJob("pj_old", 1,
+            [new ReceiptLine("WATER19", "water", "Вода", 3000, 350_00, 1050_00), new ReceiptLine("PUMP", "goods", "Помпа", 1000, 333_33, 333_33)],
+            [new PrintLineDetail("WATER19", 100_00, PrintVat.Vat20), new PrintLineDetail("PUMP", 50_00, PrintVat.None)], 1233_33);
+        var withoutBonuses = StoredJob("pj_plain", 2, [new ReceiptLine("WATER19", "water", "Вода", 1000, 350_00, 350_00)], [new PrintLineDetail("WATER19", 0, PrintVat.Vat20)], 350_00);
+        await store.TryInsertManyAsync([withBonuses, withoutBonuses], CancellationToken.None);
+        await using (var forget = dataSource.CreateCommand("DELETE FROM schema_version WHERE version = '0011_print_amounts_after_bonuses'"))
+            Assert.Equal(1, await forget.ExecuteNonQueryAsync());
+
+        Assert.Equal(["0011_print_amounts_after_bonuses"], await Migrator.ApplyAsync(dataSource));
+
+        var upgraded = (await store.LoadAsync("pj_old", CancellationToken.None))!.Request;
+        Assert.Equal([950_00L, 283_33L], upgraded.Receipt.Lines.Select(l => l.AmountKopecks));
+        Assert.Equal([("WATER19", 3000L, 350_00L), ("PUMP", 1000L, 333_33L)], upgraded.Receipt.Lines.Select(l => (l.Sku, l.QuantityMilli, l.PriceKopecks)));
+        Assert.Equal(upgraded.Payments.Sum(p => p.AmountKopecks), upgraded.Receipt.TotalKopecks);
+        Assert.True(upgraded.LoyaltyReceipt().SameAs(withBonuses.Request.Receipt));
+        PrintQueue.Validate(upgraded);
+        var plain = (await store.LoadAsync("pj_plain", CancellationToken.None))!.Request;
+        Assert.Equal(PrintJobStore.SubmitKey(withoutBonuses.Request), PrintJobStore.SubmitKey(plain));
+    }
+}

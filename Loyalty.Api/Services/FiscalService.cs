@@ -137,6 +137,16 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
         await queues.Store.SetElectronicOnlyAsync(keyId, request.ElectronicOnly, DateTimeOffset.UtcNow, context.CancellationToken);
         return new V1.DriverMode { KeyId = keyId, ElectronicOnly = request.ElectronicOnly };
     }
+
+    public override async Task<V1.DisplayLink> GetDisplayLink(V1.GetDisplayLinkRequest request, ServerCallContext context)
+    {
+        access.RegisterOfStore(context, request.StoreId);
+        Validate.Identifier(request.StoreId, "store_id");
+        Validate.Identifier(request.OfficeRegisterId, "office_register_id");
+        var token = await queues.Store.DisplayTokenAsync(request.StoreId, request.OfficeRegisterId, PrintQueue.NewReceiptToken(), request.Rotate, DateTimeOffset.UtcNow, context.CancellationToken);
+        var path = "/display/" + token;
+        return new V1.DisplayLink { StoreId = request.StoreId, OfficeRegisterId = request.OfficeRegisterId, Path = path, Url = notifier.PublicUrl(path) ?? "" };
+    }
 }
 
 /// <summary>Fiscal wire messages to the print queue's records and back, field by field.</summary>

@@ -15,12 +15,13 @@ namespace Loyalty.Api.Web;
 /// <list type="bullet">
 /// <item><c>GET /receipt/{token}</c>: the receipt page (lines, bonus discounts, payments, fiscal data and the FNS QR code);</item>
 /// <item><c>GET /receipt/{token}/qr.png</c> and <c>qr.svg</c>: the QR code alone;</item>
-/// <item><c>GET /display/{store}/{register}</c>: what the customer display shows, JSON polled by the display:
+/// <item><c>GET /display/{token}</c>: what the customer display shows, JSON polled by the display:
 /// the QR of the register's last receipt until the next one starts;</item>
-/// <item><c>GET /display/{store}/{register}/qr.png</c> and <c>qr.svg</c>: that QR as an image (404 while none).</item>
+/// <item><c>GET /display/{token}/qr.png</c> and <c>qr.svg</c>: that QR as an image (404 while none).</item>
 /// </list>
-/// The token is the job's 192-bit random link (<see cref="PrintQueue.NewReceiptToken"/>); an unknown
-/// or malformed one is a plain 404, the same for both, so links cannot be probed. Pages are never
+/// A receipt token is the job's 192-bit random link (<see cref="PrintQueue.NewReceiptToken"/>); a
+/// display token is the register's, as random, given out by Fiscal.GetDisplayLink. An unknown or
+/// malformed token is a plain 404, the same for both, so links cannot be probed. Pages are never
 /// cached and never send the link on as a referrer.
 /// </summary>
 public sealed class FiscalWebEndpoints(PrintJobStore jobs)
@@ -52,10 +53,12 @@ public sealed class FiscalWebEndpoints(PrintJobStore jobs)
             if (parts.Length == 2) { await WriteAsync(http, "text/html; charset=utf-8", Encoding.UTF8.GetBytes(ReceiptPage(job))); return true; }
             return await QrAsync(http, job.Fiscal?.QrCode, parts[2]);
         }
-        if (parts[0] == "display" && parts.Length is 3 or 4)
+        if (parts[0] == "display" && parts.Length is 2 or 3 && IsToken(parts[1]))
         {
-            var shown = await DisplayedAsync(parts[1], parts[2], ct);
-            if (parts.Length == 4) return await QrAsync(http, shown?.Fiscal?.QrCode, parts[3]);
+            var register = await jobs.DisplayOfTokenAsync(parts[1], ct);
+            if (register is null) return NotFound(http);
+            var shown = await DisplayedAsync(register.Value.StoreId, register.Value.RegisterId, ct);
+            if (parts.Length == 3) return await QrAsync(http, shown?.Fiscal?.QrCode, parts[2]);
             var body = JsonSerializer.SerializeToUtf8Bytes(shown is null
                 ? new DisplayState("waiting", null, null, null, null)
                 : new DisplayState("qr", shown.Fiscal!.QrCode, shown.Fiscal.TotalKopecks, shown.Fiscal.FiscalDocumentNumber, shown.Sequence), Json.Options);
@@ -71,7 +74,6 @@ public sealed class FiscalWebEndpoints(PrintJobStore jobs)
     /// <summary>The register's newest job when it is done; null when the newest is still on its way (the next receipt started) or there is none.</summary>
     private async Task<PrintJob?> DisplayedAsync(string store, string register, CancellationToken ct)
     {
-        if (store.Length > Limits.MaxIdentifierLength || register.Length > Limits.MaxIdentifierLength) return null;
         var newest = (await jobs.LoadRecentAsync(store, register, 1, ct)).FirstOrDefault();
         return newest is { State: PrintJobState.Done, Fiscal: not null } ? newest : null;
     }

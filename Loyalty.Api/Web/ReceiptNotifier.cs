@@ -65,6 +65,9 @@ public sealed class ReceiptNotifier(ReceiptNotifierOptions options, HttpClient h
     /// <summary>The receipt page's public link.</summary>
     public string Link(PrintJob job) => (options.ReceiptBaseUrl ?? "").TrimEnd('/') + "/receipt/" + job.ReceiptToken;
 
+    /// <summary>A path of the HTTP port on LOYALTY_RECEIPT_BASE_URL; null when that is not set.</summary>
+    public string? PublicUrl(string path) => string.IsNullOrEmpty(options.ReceiptBaseUrl) ? null : options.ReceiptBaseUrl.TrimEnd('/') + path;
+
     /// <summary>Sends the link to <paramref name="contact"/> by <paramref name="channel"/> (SMS or e-mail); throws <see cref="ReceiptNotSentException"/>.</summary>
     public Task SendAsync(PrintJob job, ReceiptDeliveryKind channel, string contact, CancellationToken cancellationToken) => channel switch
     {

@@ -114,6 +114,36 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         return await ReadAsync(command, cancellationToken);
     }
 
+    /// <summary>
+    /// The customer display's token of a register (table print_displays): the stored one, or
+    /// <paramref name="newToken"/> when there is none yet or <paramref name="rotate"/> is set. One
+    /// statement, so two first calls at once agree on one token.
+    /// </summary>
+    public async Task<string> DisplayTokenAsync(string storeId, string registerId, string newToken, bool rotate, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "INSERT INTO print_displays (store_id, office_register_id, token, created_at) VALUES ($1, $2, $3, $4) " +
+            "ON CONFLICT (store_id, office_register_id) DO UPDATE SET " +
+            "token = CASE WHEN $5 THEN excluded.token ELSE print_displays.token END, " +
+            "created_at = CASE WHEN $5 THEN excluded.created_at ELSE print_displays.created_at END " +
+            "RETURNING token");
+        command.Parameters.Add(new NpgsqlParameter { Value = storeId });
+        command.Parameters.Add(new NpgsqlParameter { Value = registerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = newToken });
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        command.Parameters.Add(new NpgsqlParameter { Value = rotate });
+        return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>The register a display token belongs to, or null for a token never given out (or rotated away).</summary>
+    public async Task<(string StoreId, string RegisterId)?> DisplayOfTokenAsync(string token, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT store_id, office_register_id FROM print_displays WHERE token = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = token });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), reader.GetString(1)) : null;
+    }
+
     /// <summary>Mode 3 of a driver key; false when never set.</summary>
     public async Task<bool> ElectronicOnlyAsync(string keyId, CancellationToken cancellationToken)
     {

@@ -167,7 +167,23 @@ public static partial class LoyaltyCommandLine
                 return ExitCodes.For(StatusCode.FailedPrecondition);
             }
         });
-        return new Command("office", "The office register's adapter: prints the drivers' receipts (issue 13).") { run, status };
+        var displayStore = new Option<string>("--store") { Description = "The office's store id.", Required = true };
+        var displayRegister = new Option<string>("--register") { Description = "The office register's id.", Required = true };
+        var rotate = new Option<bool>("--rotate") { Description = "Make a new link; the old one stops working (a display lost or replaced)." };
+        var display = new Command("display", "Show the customer display's link of the office register: the page the display polls for the last receipt's QR code (GET it; /qr.png and /qr.svg for the image).")
+            { displayStore, displayRegister, rotate };
+        SetClientAction(display, globals, async (parseResult, session, cancellationToken) =>
+        {
+            var link = await session.Client.GetDisplayLinkAsync(new GetDisplayLinkRequest
+            {
+                StoreId = parseResult.GetRequiredValue(displayStore), OfficeRegisterId = parseResult.GetRequiredValue(displayRegister), Rotate = parseResult.GetValue(rotate),
+            }, cancellationToken: cancellationToken);
+            session.Output.Reply(link, () => session.Output.KeyValues(
+                ("office register", $"{link.StoreId}/{link.OfficeRegisterId}"), ("path", link.Path),
+                ("url", link.Url.Length > 0 ? link.Url : "(set LOYALTY_RECEIPT_BASE_URL on the server; the path is on its HTTP port)")));
+            return ExitCodes.Success;
+        });
+        return new Command("office", "The office register's adapter: prints the drivers' receipts (issue 13).") { run, status, display };
     }
 
     private static string DefaultOfficeDirectory(string store, string register) =>

@@ -231,6 +231,9 @@ public sealed class LoyaltyClient : IDisposable
     public Task<DriverMode> SetDriverModeAsync(SetDriverModeRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         UnaryAsync(_fiscal.SetDriverModeAsync, request, options, cancellationToken);
 
+    public Task<DisplayLink> GetDisplayLinkAsync(GetDisplayLinkRequest request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
+        UnaryAsync(_fiscal.GetDisplayLinkAsync, request, options, cancellationToken);
+
     // Health: needs no key.
 
     /// <summary>An empty <paramref name="service"/> asks about the whole server.</summary>

@@ -427,6 +427,32 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task On_a_phone_the_receipt_page_shows_the_printed_lines_with_their_bonus_discounts_and_a_QR_code_a_reader_decodes_to_the_fiscal_data()
+    {
+        var (_, hold, sale) = await BonusSaleAsync("phone-page", 55_55);
+        var job = await _driver.SubmitReceiptAsync(sale);
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+        var document = Assert.Single(_printer.Receipts);
+        using var phone = new HeadlessChromium(width: 412, height: 1400);
+
+        phone.Driver.Navigate().GoToUrl(new Uri(server.Server.HttpAddress, job.ReceiptUrl));
+        var text = phone.Driver.FindElement(OpenQA.Selenium.By.TagName("body")).Text;
+        var shot = phone.Screenshot("receipt-page-phone");
+        var decoded = FnsQrCode.Parse(DecodeQrPng(shot));
+
+        Assert.Equal("Кассовый чек", phone.Driver.Title);
+        foreach (var line in hold.Lines)
+        {
+            Assert.Contains(FormattableString.Invariant($"{line.AmountAfter / 100m:0.00}"), text);
+            Assert.Contains(FormattableString.Invariant($"−{line.Discount / 100m:0.00}"), text);
+        }
+        Assert.Contains(FormattableString.Invariant($"ИТОГ {(1050_00 + 333_33 - 55_55) / 100m:0.00}"), text);
+        Assert.Contains($"ФД {document.FiscalDocumentNumber}", text);
+        Assert.Equal(new FnsQrFields(new DateTime(document.DateTime.DateTime.Ticks / TimeSpan.TicksPerMinute * TimeSpan.TicksPerMinute), document.TotalKopecks,
+            job.FnNumber, document.FiscalDocumentNumber, document.FiscalSign, FiscalOperation.Sell), decoded);
+    }
+
+    [Fact]
     public async Task A_link_that_is_not_a_receipts_is_not_found_whatever_its_shape()
     {
         var job = await _driver.SubmitReceiptAsync(Sale("probe", 100_00, 12));
@@ -443,7 +469,8 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     [Fact]
     public async Task The_customer_display_shows_the_last_receipts_QR_code_until_the_next_receipt_starts()
     {
-        var display = $"/display/{_store}/{Office}";
+        var link = await _office.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office });
+        var display = link.Path;
         var before = await (await GetAsync(display)).Content.ReadAsStringAsync();
         var job = await _driver.SubmitReceiptAsync(Sale("display-1", 250_00, 21));
         await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
@@ -459,6 +486,32 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         Assert.Equal(job.QrCode, image);
         Assert.Contains("\"waiting\"", next);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync(display + "/qr.png")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_customer_display_is_read_only_through_its_random_link_which_only_the_store_gets_and_rotating_it_ends_the_old_one()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("display-private", 250_00, 31));
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+        var link = await _office.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office });
+        var again = await _driver.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office });
+        using var stranger = await PosClientAsync("other-" + _store, "stranger");
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => stranger.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office }));
+        var byName = await GetAsync($"/display/{_store}/{Office}");
+        var guessed = await GetAsync("/display/" + new string('A', 32));
+        var shown = await (await GetAsync(link.Path)).Content.ReadAsStringAsync();
+        var rotated = await _office.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office, Rotate = true });
+
+        Assert.Equal(link.Path, again.Path);
+        Assert.Matches("^/display/[A-Za-z0-9_-]{32}$", link.Path);
+        Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, byName.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, guessed.StatusCode);
+        Assert.Equal(job.QrCode, System.Text.Json.JsonDocument.Parse(shown).RootElement.GetProperty("qr").GetString());
+        Assert.NotEqual(link.Path, rotated.Path);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await GetAsync(link.Path)).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await GetAsync(rotated.Path + "/qr.svg")).StatusCode);
     }
 
     private async Task<(int ExitCode, string Output, string Error)> CliAsync(CancellationToken cancellationToken, params string[] args)

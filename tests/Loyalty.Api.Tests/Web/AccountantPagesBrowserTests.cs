@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Loyalty.PosAdapter.Client;
 using Loyalty.Protos.V1;
+using Loyalty.Api.Tests.Support;
 using Npgsql;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
@@ -9,37 +10,18 @@ using OpenQA.Selenium.Chrome;
 namespace Loyalty.Api.Tests.Web;
 
 /// <summary>
-/// The accountant's pages against the real server in a real browser: Debian's chromium, headless,
-/// driven by Selenium.WebDriver through chromium-driver (installed by scripts/ensure-test-peers.sh).
+/// The accountant's pages against the real server in a real browser (<see cref="HeadlessChromium"/>).
 /// A screenshot of each page is kept under the test output directory (screenshots/).
 /// </summary>
 public sealed class AccountantPagesBrowserTests(AccountantWorkplaceFixture server) : IClassFixture<AccountantWorkplaceFixture>, IDisposable
 {
-    private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
-    private readonly string _profile = Directory.CreateTempSubdirectory("loyalty-chromium-").FullName;
-    private ChromeDriver? _driver;
+    private readonly HeadlessChromium _browser = new();
 
-    private ChromeDriver Browser()
-    {
-        if (_driver is not null) return _driver;
-        var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
-        options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--window-size=1400,1000", "--lang=ru-RU", $"--user-data-dir={_profile}");
-        options.AddUserProfilePreference("intl.accept_languages", "ru-RU,ru");
-        var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
-        service.HideCommandPromptWindow = true;
-        service.SuppressInitialDiagnosticInformation = true;
-        _driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
-        return _driver;
-    }
+    private ChromeDriver Browser() => _browser.Driver;
 
     private void Open(string path) => Browser().Navigate().GoToUrl(new Uri(server.HttpAddress, path));
 
-    private void Screenshot(string name)
-    {
-        Directory.CreateDirectory(Screenshots);
-        Browser().GetScreenshot().SaveAsFile(Path.Combine(Screenshots, name + ".png"));
-    }
+    private void Screenshot(string name) => _browser.Screenshot(name);
 
     private void SignIn(string key)
     {
@@ -48,12 +30,7 @@ public sealed class AccountantPagesBrowserTests(AccountantWorkplaceFixture serve
         Browser().FindElement(By.Id("signin")).Click();
     }
 
-    public void Dispose()
-    {
-        _driver?.Quit();
-        _driver?.Dispose();
-        try { Directory.Delete(_profile, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _browser.Dispose();
 
     [Fact]
     public void An_accountant_signs_in_sees_the_shift_that_needs_attention_and_every_page_and_signs_out()

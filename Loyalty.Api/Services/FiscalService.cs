@@ -93,6 +93,9 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
         if (job.State != PrintJobState.Done)
             throw Grpc.Rpc.Error(StatusCode.FailedPrecondition, $"Job {job.JobId} is {job.State}; only a printed receipt's link can be sent.");
         Validate.Text(request.Contact, "contact", required: false);
+        if (await queues.Store.TryCountResendAsync(job.JobId, PrintQueue.MaxResendsPerReceipt, context.CancellationToken) is null)
+            throw Grpc.Rpc.Error(StatusCode.FailedPrecondition,
+                $"The link of job {job.JobId} was already sent again {PrintQueue.MaxResendsPerReceipt} times, the most one receipt allows; print a paper copy instead (ReprintReceipt).");
         var (noted, sent) = await NotifyAsync(job, channel, request.Contact, context.CancellationToken);
         if (!sent) throw Grpc.Rpc.Error(noted.Notice!.StartsWith("No ", StringComparison.Ordinal) ? StatusCode.FailedPrecondition : StatusCode.Unavailable, noted.Notice);
         return FiscalMapping.ToWire(noted);

@@ -140,6 +140,12 @@ public static class PrintQueue
     public const int MaxPhones = 16;
     /// <summary>A report's or a customer field's text, characters.</summary>
     public const int MaxTextLength = 512;
+    /// <summary>
+    /// Times one receipt's link may be sent again (ResendReceipt), whether the gateway took it or
+    /// not: a store's key cannot turn the server into an SMS or mail relay. More is FAILED_PRECONDITION;
+    /// a paper copy (ReprintReceipt) is always possible.
+    /// </summary>
+    public const int MaxResendsPerReceipt = 5;
 
     /// <summary>Refuses a request that cannot be printed or booked, with a sentence naming the field (INVALID_ARGUMENT); changes nothing.</summary>
     public static void Validate(PrintJobRequest request)

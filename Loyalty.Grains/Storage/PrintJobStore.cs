@@ -144,6 +144,18 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), reader.GetString(1)) : null;
     }
 
+    /// <summary>
+    /// Counts one more resend of a job's link unless it already had <paramref name="max"/>: the new
+    /// count, or null at the bound. One conditional statement, so concurrent resends never pass it.
+    /// </summary>
+    public async Task<int?> TryCountResendAsync(string jobId, int max, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE print_jobs SET resends = resends + 1 WHERE job_id = $1 AND resends < $2 RETURNING resends");
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = max });
+        return await command.ExecuteScalarAsync(cancellationToken) is int count ? count : null;
+    }
+
     /// <summary>Mode 3 of a driver key; false when never set.</summary>
     public async Task<bool> ElectronicOnlyAsync(string keyId, CancellationToken cancellationToken)
     {

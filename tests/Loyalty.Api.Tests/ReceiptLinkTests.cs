@@ -171,4 +171,22 @@ public sealed class ReceiptLinkTests(NotifyingServerFixture server) : IClassFixt
         Assert.Equal("Link sent by SMS to +79160001122.", sent.Notice);
         Assert.Single(server.Sms, q => q["to"] == "+79160001122");
     }
+
+    [Fact]
+    public async Task A_receipt_link_is_sent_again_at_most_five_times_even_when_the_resends_come_at_once_and_the_rest_are_refused_unsent()
+    {
+        var job = await PrintAsync("sms-bound", ReceiptDelivery.Paper, new FiscalCustomerInfo { DeliveryAddress = new DeliveryAddressContacts { OfdContact = "+7 916 000-33-44" } });
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            try { await _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = job.JobId, Channel = ResendChannel.Sms }); return StatusCode.Ok; }
+            catch (RpcException refused) { return refused.StatusCode; }
+        }));
+
+        Assert.Equal(5, outcomes.Count(o => o == StatusCode.Ok));
+        Assert.Equal(3, outcomes.Count(o => o == StatusCode.FailedPrecondition));
+        Assert.Equal(5, server.Sms.Count(q => q["to"] == "+79160003344"));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = job.JobId, Channel = ResendChannel.Sms }));
+        Assert.Contains("already sent again 5 times", refused.Message);
+    }
 }

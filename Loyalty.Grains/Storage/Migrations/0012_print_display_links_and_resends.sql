@@ -9,3 +9,8 @@ CREATE TABLE print_displays (
     created_at          timestamptz NOT NULL,
     PRIMARY KEY (store_id, office_register_id)
 );
+
+-- How many times a receipt's link was sent again (Fiscal.ResendReceipt), sent or not: bounded by
+-- PrintQueue.MaxResendsPerReceipt, counted by one conditional UPDATE so concurrent resends cannot
+-- pass the bound.
+ALTER TABLE print_jobs ADD COLUMN resends integer NOT NULL DEFAULT 0;

@@ -64,6 +64,20 @@ public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
         }
     }
 
+    /// <summary>
+    /// The office register's own side of its print queue (its feed of jobs, their results): an admin,
+    /// or the pos key made for that office register of that store. A driver's key of the same store
+    /// may submit and read, but not mark a job printed nor take the feed with its customers' data.
+    /// </summary>
+    public Caller OfficeRegister(ServerCallContext context, string? storeId, string? officeRegisterId)
+    {
+        var caller = RegisterOfStore(context, storeId);
+        if (caller.Role == Role.Admin || (caller.OfficeRegisterId is { } own && own == officeRegisterId)) return caller;
+        throw Rpc.Error(StatusCode.PermissionDenied,
+            $"Office register {storeId}/{officeRegisterId}'s print feed and results need that register's own key (CreateApiKey with office_register_id {officeRegisterId}) or an admin key; " +
+            (caller.OfficeRegisterId is null ? "this is a driver's key of the store." : $"this key is office register {caller.OfficeRegisterId}'s."));
+    }
+
     /// <summary>A balance operation not tied to one receipt's store (cancelling a hold): an admin or any register (the store is checked on the hold).</summary>
     public Caller Register(ServerCallContext context)
     {

@@ -8,8 +8,12 @@ namespace Loyalty.Api.Auth;
 
 public enum Role { Pos, Accountant, Admin }
 
-/// <summary>Who is calling: the key's id and name (for the ledger's "who did it"), its role and, for a register, its store.</summary>
-public sealed record Caller(string KeyId, string Name, Role Role, string? StoreId)
+/// <summary>
+/// Who is calling: the key's id and name (for the ledger's "who did it"), its role and, for a
+/// register, its store; <paramref name="OfficeRegisterId"/> is set on the key of an office register
+/// (the device that prints the drivers' receipts), which alone takes that register's print feed.
+/// </summary>
+public sealed record Caller(string KeyId, string Name, Role Role, string? StoreId, string? OfficeRegisterId = null)
 {
     public string Actor => $"key:{KeyId} ({Name})";
 }
@@ -57,15 +61,21 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
         _ => null,
     };
 
-    public async Task<IssuedKey> CreateAsync(Role role, string? storeId, string name, CancellationToken cancellationToken = default)
+    /// <summary>Creates a key; <paramref name="officeRegisterId"/> makes a pos key the key of that office register of its store.</summary>
+    public async Task<IssuedKey> CreateAsync(Role role, string? storeId, string name, string? officeRegisterId = null, CancellationToken cancellationToken = default)
     {
         if (role == Role.Pos)
             Validate.Identifier(storeId, "store id of a pos key");
         else if (!string.IsNullOrEmpty(storeId))
             throw Validate.Invalid($"Only a pos key belongs to a store; a {RoleName(role)} key takes no store id.");
+        if (!string.IsNullOrEmpty(officeRegisterId))
+        {
+            if (role != Role.Pos) throw Validate.Invalid($"Only a pos key can be an office register's key; a {RoleName(role)} key takes no office register id.");
+            Validate.Identifier(officeRegisterId, "office register id");
+        }
         Validate.Text(name, "key name (who holds the key)", required: true);
         var (keyId, secret) = NewKey();
-        var caller = new Caller(keyId, name.Trim(), role, role == Role.Pos ? storeId : null);
+        var caller = new Caller(keyId, name.Trim(), role, role == Role.Pos ? storeId : null, string.IsNullOrEmpty(officeRegisterId) ? null : officeRegisterId);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using (var insert = Insert(caller, secret, connection, transaction: null))
             await insert.ExecuteNonQueryAsync(cancellationToken);
@@ -79,7 +89,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
     public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(bool includeRevoked, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT key_id, role, store_id, name, created_at, revoked_at FROM api_keys WHERE $1 OR revoked_at IS NULL ORDER BY created_at DESC, key_id LIMIT $2");
+            "SELECT key_id, role, store_id, name, created_at, revoked_at, office_register_id FROM api_keys WHERE $1 OR revoked_at IS NULL ORDER BY created_at DESC, key_id LIMIT $2");
         command.Parameters.AddWithValue(includeRevoked);
         command.Parameters.AddWithValue(MaxListedKeys);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -103,7 +113,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
         await LockAdminKeysAsync(connection, transaction, cancellationToken);
         await using var revoke = new NpgsqlCommand(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 " +
-            "RETURNING key_id, role, store_id, name, created_at, revoked_at, " +
+            "RETURNING key_id, role, store_id, name, created_at, revoked_at, office_register_id, " +
             "(SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL AND key_id <> $1)", connection, transaction);
         revoke.Parameters.AddWithValue(keyId);
         ApiKeyRecord record;
@@ -113,7 +123,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
             if (!await reader.ReadAsync(cancellationToken))
                 throw new CardException(CardErrorCode.NotFound, $"There is no API key with id {keyId}.");
             record = Record(reader);
-            otherAdmins = reader.GetInt64(6);
+            otherAdmins = reader.GetInt64(7);
         }
         if (record.Caller.Role == Role.Admin && otherAdmins == 0)
             throw new CardException(CardErrorCode.LimitExceeded, $"Key {keyId} is the last admin key in force; create another admin key before revoking it.");
@@ -123,7 +133,8 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
     }
 
     private static ApiKeyRecord Record(NpgsqlDataReader reader) => new(
-        new Caller(reader.GetString(0), reader.GetString(3), ParseRole(reader.GetString(1)) ?? Role.Pos, reader.IsDBNull(2) ? null : reader.GetString(2)),
+        new Caller(reader.GetString(0), reader.GetString(3), ParseRole(reader.GetString(1)) ?? Role.Pos, reader.IsDBNull(2) ? null : reader.GetString(2),
+            reader.IsDBNull(6) ? null : reader.GetString(6)),
         reader.GetFieldValue<DateTimeOffset>(4),
         reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5));
 
@@ -136,7 +147,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
             return cached.Caller is not null && Matches(secret, cached.SecretHash) ? cached.Caller : null;
 
         await using var command = dataSource.CreateCommand(
-            "SELECT secret_hash, role, store_id, name FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL");
+            "SELECT secret_hash, role, store_id, name, office_register_id FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL");
         command.Parameters.AddWithValue(keyId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (_verified.Count >= MaxCachedKeys) _verified.Clear();
@@ -146,7 +157,8 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
             return null;
         }
         var hash = (byte[])reader[0];
-        var caller = new Caller(keyId, reader.GetString(3), ParseRole(reader.GetString(1)) ?? Role.Pos, reader.IsDBNull(2) ? null : reader.GetString(2));
+        var caller = new Caller(keyId, reader.GetString(3), ParseRole(reader.GetString(1)) ?? Role.Pos, reader.IsDBNull(2) ? null : reader.GetString(2),
+            reader.IsDBNull(4) ? null : reader.GetString(4));
         _verified[keyId] = (caller, hash, now.AddSeconds(CacheSeconds));
         if (!Matches(secret, hash)) return null;
         return caller;
@@ -193,12 +205,13 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvider time)
     private static NpgsqlCommand Insert(Caller caller, string secret, NpgsqlConnection connection, NpgsqlTransaction? transaction)
     {
         var command = new NpgsqlCommand(
-            "INSERT INTO api_keys (key_id, secret_hash, role, store_id, name) VALUES ($1, $2, $3, $4, $5)", connection, transaction);
+            "INSERT INTO api_keys (key_id, secret_hash, role, store_id, name, office_register_id) VALUES ($1, $2, $3, $4, $5, $6)", connection, transaction);
         command.Parameters.AddWithValue(caller.KeyId);
         command.Parameters.AddWithValue(Hash(secret));
         command.Parameters.AddWithValue(RoleName(caller.Role));
         command.Parameters.AddWithValue((object?)caller.StoreId ?? DBNull.Value);
         command.Parameters.AddWithValue(caller.Name);
+        command.Parameters.AddWithValue((object?)caller.OfficeRegisterId ?? DBNull.Value);
         return command;
     }
 

@@ -19,7 +19,7 @@ public sealed class AdminService(CardDirectory cards, ApiKeyStore keys, Access a
         access.Admin(context);
         var role = ApiKeyStore.ParseRole(request.Role)
             ?? throw Rpc.Error(StatusCode.InvalidArgument, $"The role must be pos, accountant or admin; \"{request.Role}\" was given.");
-        var issued = await keys.CreateAsync(role, request.StoreId, request.Name, context.CancellationToken);
+        var issued = await keys.CreateAsync(role, request.StoreId, request.Name, request.OfficeRegisterId, context.CancellationToken);
         return new CreateApiKeyReply
         {
             ApiKey = issued.ApiKey,
@@ -27,6 +27,7 @@ public sealed class AdminService(CardDirectory cards, ApiKeyStore keys, Access a
             Role = ApiKeyStore.RoleName(issued.Caller.Role),
             StoreId = issued.Caller.StoreId ?? "",
             Name = issued.Caller.Name,
+            OfficeRegisterId = issued.Caller.OfficeRegisterId ?? "",
         };
     }
 

@@ -8,7 +8,7 @@ using static Loyalty.Api.Services.ProtoMapping;
 namespace Loyalty.Api.Services;
 
 /// <summary>The POS side of the card: proto in, one grain call, proto out. No rule of the programme lives here.</summary>
-public sealed class CardsService(CardDirectory cards, Access access) : Cards.CardsBase
+public sealed class CardsService(CardDirectory cards, Access access, PrintQueues printQueues) : Cards.CardsBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Cards";
@@ -65,6 +65,12 @@ public sealed class CardsService(CardDirectory cards, Access access) : Cards.Car
         var caller = access.Register(context);
         // A register may cancel only holds made for its own store's receipts; the card checks it in its turn.
         var storeId = caller.Role == Auth.Role.Pos ? caller.StoreId : null;
+        // A hold an office register's print job will commit is settled by that job (committed when
+        // printed, cancelled if it fails); cancelling it by hand would leave the printed discount unpaid.
+        if (await printQueues.Store.LoadOpenJobOfHoldAsync(request.HoldId, context.CancellationToken) is { } job)
+            throw Grpc.Rpc.Error(StatusCode.FailedPrecondition,
+                $"Hold {request.HoldId} belongs to print job {job.JobId} ({job.State}) of office register {job.Request.StoreId}/{job.Request.OfficeRegisterId}: " +
+                "the job commits it when the receipt is printed and cancels it if printing fails.");
         var result = await cards.CancelHoldAsync(request.OperationId, request.HoldId, context.CancellationToken, storeId);
         return new CancelReply { Released = result.ReleasedKopecks, Card = ToWire(result.Card) };
     }

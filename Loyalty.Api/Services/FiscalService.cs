@@ -14,7 +14,7 @@ namespace Loyalty.Api.Services;
 /// Who may: a pos key of the receipt's store (the drivers and the office adapter are the office's
 /// store's registers) or an admin; an accountant may read jobs.
 /// </summary>
-public sealed class FiscalService(PrintQueues queues, Access access, Web.ReceiptNotifier notifier, ILogger<FiscalService> logger) : V1.Fiscal.FiscalBase
+public sealed class FiscalService(PrintQueues queues, Access access, Web.ReceiptNotifier notifier, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<FiscalService> logger) : V1.Fiscal.FiscalBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Fiscal";
@@ -38,18 +38,25 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
 
     public override async Task ReceivePrintJobs(V1.ReceivePrintJobsRequest request, IServerStreamWriter<V1.PrintJobTask> responseStream, ServerCallContext context)
     {
-        access.RegisterOfStore(context, request.StoreId);
+        access.OfficeRegister(context, request.StoreId, request.OfficeRegisterId);
         Validate.Identifier(request.StoreId, "store_id");
         Validate.Identifier(request.OfficeRegisterId, "office_register_id");
+        // The feed is endless: it also ends when the server stops, so a stop does not wait for the
+        // adapter to hang up (Kestrel would wait out its shutdown timeout); the adapter reconnects.
+        using var feed = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         try
         {
-            await foreach (var batch in queues.FeedAsync(request.StoreId, request.OfficeRegisterId, context.CancellationToken))
+            await foreach (var batch in queues.FeedAsync(request.StoreId, request.OfficeRegisterId, feed.Token))
                 foreach (var job in batch)
                     await responseStream.WriteAsync(FiscalMapping.ToTask(job));
         }
         catch (FeedSupersededException superseded)
         {
             throw Grpc.Rpc.Error(StatusCode.Aborted, superseded.Message);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw Grpc.Rpc.Error(StatusCode.Unavailable, "The server is stopping; connect again (to another server of the cluster, or to this one once it is back).");
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -61,7 +68,7 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
     {
         access.Register(context);
         var job = await queues.GetAsync(request.JobId, context.CancellationToken);
-        access.RegisterOfStore(context, job.Request.StoreId);
+        access.OfficeRegister(context, job.Request.StoreId, job.Request.OfficeRegisterId);
         var after = await queues.ReportAsync(FiscalMapping.ToDomain(request), context.CancellationToken);
         if (job.State != PrintJobState.Done && after.State == PrintJobState.Done && after.Request.Delivery is ReceiptDeliveryKind.Sms or ReceiptDeliveryKind.Email)
         {
@@ -93,10 +100,15 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
         if (job.State != PrintJobState.Done)
             throw Grpc.Rpc.Error(StatusCode.FailedPrecondition, $"Job {job.JobId} is {job.State}; only a printed receipt's link can be sent.");
         Validate.Text(request.Contact, "contact", required: false);
+        var contact = string.IsNullOrWhiteSpace(request.Contact) ? null : channel == ReceiptDeliveryKind.Sms
+            ? Loyalty.Protos.ContactText.NormalisePhone(request.Contact) is { } phone && Loyalty.Protos.ContactText.IsMobile(phone) ? phone
+                : throw Grpc.Rpc.Error(StatusCode.InvalidArgument, $"contact '{request.Contact}' is not a Russian mobile number (+7 9XX XXX-XX-XX); an SMS link goes to a mobile phone.")
+            : Loyalty.Protos.ContactText.IsValidEmail(request.Contact.Trim()) ? request.Contact.Trim()
+                : throw Grpc.Rpc.Error(StatusCode.InvalidArgument, $"contact '{request.Contact}' is not an e-mail address.");
         if (await queues.Store.TryCountResendAsync(job.JobId, PrintQueue.MaxResendsPerReceipt, context.CancellationToken) is null)
             throw Grpc.Rpc.Error(StatusCode.FailedPrecondition,
                 $"The link of job {job.JobId} was already sent again {PrintQueue.MaxResendsPerReceipt} times, the most one receipt allows; print a paper copy instead (ReprintReceipt).");
-        var (noted, sent) = await NotifyAsync(job, channel, request.Contact, context.CancellationToken);
+        var (noted, sent) = await NotifyAsync(job, channel, contact, context.CancellationToken);
         if (!sent) throw Grpc.Rpc.Error(noted.Notice!.StartsWith("No ", StringComparison.Ordinal) ? StatusCode.FailedPrecondition : StatusCode.Unavailable, noted.Notice);
         return FiscalMapping.ToWire(noted);
     }

@@ -139,6 +139,7 @@ internal static class ProtoMapping
             StoreId = key.Caller.StoreId ?? "",
             Name = key.Caller.Name,
             CreatedAt = Timestamp.FromDateTimeOffset(key.CreatedAt),
+            OfficeRegisterId = key.Caller.OfficeRegisterId ?? "",
         };
         if (key.RevokedAt is { } revokedAt) wire.RevokedAt = Timestamp.FromDateTimeOffset(revokedAt);
         return wire;

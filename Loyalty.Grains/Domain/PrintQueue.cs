@@ -146,6 +146,11 @@ public static class PrintQueue
     /// a paper copy (ReprintReceipt) is always possible.
     /// </summary>
     public const int MaxResendsPerReceipt = 5;
+    /// <summary>
+    /// |price × quantity − amount before bonuses| allowed on a line, in thousandths of a kopeck (1 kopeck):
+    /// what registers allow for weighed goods (field-cases.md B4; the office adapter's LineSplitter uses the same).
+    /// </summary>
+    public const long PriceToleranceMilliKopecks = 1000;
 
     /// <summary>Refuses a request that cannot be printed or booked, with a sentence naming the field (INVALID_ARGUMENT); changes nothing.</summary>
     public static void Validate(PrintJobRequest request)
@@ -162,6 +167,7 @@ public static class PrintQueue
             if (line.BonusDiscountKopecks < 0 || line.BonusDiscountKopecks > Limits.MaxAmountKopecks)
                 throw Domain.Validate.Invalid($"lines: the bonus discount of '{line.Sku}' must be between 0 and {Limits.MaxAmountKopecks} kopecks; {line.BonusDiscountKopecks} was given.");
         }
+
         // A copy prints the original's discounts and books nothing; a sale's discounts come from its hold.
         if (request.BonusKopecks > 0 && string.IsNullOrEmpty(request.HoldId) && request.ReprintOf is null)
             throw Domain.Validate.Invalid("lines carry bonus discounts but no hold_id: hold the bonuses first (Cards.Redeem) and give its hold id.");
@@ -187,6 +193,23 @@ public static class PrintQueue
                 throw Domain.Validate.Invalid($"customer.inn '{inn}' must be 10 digits (a company) or 12 (a person).");
             if (c.Phones.Count > MaxPhones) throw Domain.Validate.Invalid($"customer.delivery_address.phones: at most {MaxPhones}.");
             foreach (var phone in c.Phones) Domain.Validate.Text(phone, "customer.delivery_address.phones", required: false);
+        }
+    }
+
+    /// <summary>
+    /// Refuses (INVALID_ARGUMENT, naming the line) a sale the register would refuse once queued: it
+    /// prints price × quantity, then the bonus discount, then the amount after it, so each line's
+    /// amount before the discount must be price × quantity within a kopeck (weighed goods). Call with
+    /// the discounts known: after <see cref="BindHold"/> for a sale with a hold.
+    /// </summary>
+    public static void RequirePrintable(PrintJobRequest request)
+    {
+        for (var i = 0; i < request.Receipt.Lines.Count; i++)
+        {
+            var line = request.Receipt.Lines[i];
+            var before = (Int128)line.AmountKopecks + request.DiscountOf(line.Sku);
+            if (Int128.Abs((Int128)line.PriceKopecks * line.QuantityMilli - before * 1000) > PriceToleranceMilliKopecks)
+                throw Domain.Validate.Invalid($"line {i + 1} of receipt {request.Receipt.Ref} ('{line.Sku}'): price {line.PriceKopecks} × {line.QuantityMilli} thousandths is not its amount before bonuses ({before} kopecks, within 1 kopeck); send the price the customer pays per unit.");
         }
     }
 
@@ -264,6 +287,19 @@ public static class PrintQueue
     }
 
     /// <summary>
+    /// The sale a request fiscalises, as a key within its store: "register/shift/receipt number" of
+    /// the receipt; null for a copy (a reprint is no new sale). One sale has at most one job that did
+    /// not fail (migration 0014): a receipt is never fiscalised twice.
+    /// </summary>
+    public static string? SaleKey(PrintJobRequest request) =>
+        request.ReprintOf is not null ? null : $"{request.Receipt.Ref.RegisterId}/{request.Receipt.Ref.ShiftNumber}/{request.Receipt.Ref.ReceiptNumber}";
+
+    /// <summary>The refusal of a second job for a sale under another operation id (ALREADY_EXISTS), naming the first job.</summary>
+    public static CardException SaleAlreadyQueued(PrintJobRequest request, PrintJob first) => new(CardErrorCode.OperationExistsWithDifferentPayload,
+        $"Receipt {request.Receipt.Ref} is already print job {first.JobId} ({first.State}, operation {first.Request.OperationId}): a sale is fiscalised once. " +
+        "Read that job (GetPrintJob), or print a paper copy of it (ReprintReceipt); a new job is possible only if it fails.");
+
+    /// <summary>
     /// A submit whose operation id is taken: the same request (compared as stored, <paramref name="sameRequest"/>)
     /// answers the existing job; anything else is refused (ALREADY_EXISTS), changing nothing.
     /// </summary>
@@ -318,6 +354,12 @@ public static class PrintQueue
                 }
                 if (job.State == PrintJobState.Failed)
                     throw new CardException(CardErrorCode.AlreadyResolved, $"Job {job.JobId} was reported failed and its hold cancelled; it cannot be done now.");
+                // Only what the register's feed handed out can have been printed, and only for the receipt's total.
+                if (job.State == PrintJobState.Queued)
+                    throw new CardException(CardErrorCode.AlreadyResolved, $"Job {job.JobId} was never handed to the office register; it cannot be reported printed.");
+                if (fiscal.TotalKopecks != job.Request.Receipt.TotalKopecks)
+                    throw new CardException(CardErrorCode.AlreadyResolved,
+                        $"The report of job {job.JobId} gives a total of {fiscal.TotalKopecks} kopecks, but its receipt comes to {job.Request.Receipt.TotalKopecks}: check the register's journal.");
                 return (job with
                 {
                     State = PrintJobState.Done, Fiscal = fiscal, ContactUsed = NullIfEmpty(report.ContactUsed),

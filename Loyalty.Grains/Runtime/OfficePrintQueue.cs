@@ -69,13 +69,17 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
                 results[i] = new SubmitOutcome(jobs[i], null, null);
                 continue;
             }
-            // The operation id was taken meanwhile (a retry in the same batch, or through another register's queue of the store).
+            // The operation id was taken meanwhile (a retry in the same batch, or through another register's queue of the store),
+            // or the sale already has a job under another operation id.
             var other = await store.LoadByOperationAsync(storeId, requests[i].OperationId, cancellationToken);
             try
             {
-                results[i] = other is null
-                    ? new SubmitOutcome(null, CardErrorCode.Unavailable, $"Operation {requests[i].OperationId} conflicted but is not stored; retry with the same operation id.")
-                    : new SubmitOutcome(PrintQueue.Resubmit(other, PrintJobStore.SubmitKey(other.Request) == PrintJobStore.SubmitKey(requests[i])), null, null);
+                if (other is not null)
+                    results[i] = new SubmitOutcome(PrintQueue.Resubmit(other, PrintJobStore.SubmitKey(other.Request) == PrintJobStore.SubmitKey(requests[i])), null, null);
+                else if (PrintQueue.SaleKey(requests[i]) is { } sale && await store.LoadSaleAsync(storeId, sale, cancellationToken) is { } first)
+                    throw PrintQueue.SaleAlreadyQueued(requests[i], first);
+                else
+                    results[i] = new SubmitOutcome(null, CardErrorCode.Unavailable, $"Operation {requests[i].OperationId} conflicted but is not stored; retry with the same operation id.");
             }
             catch (CardException refused) { results[i] = new SubmitOutcome(null, refused.Code, refused.Message); }
         }
@@ -234,8 +238,16 @@ public sealed class PrintQueues(PrintJobStore store, CardDirectory cards, PrintQ
         if (request.ReprintOf is null && request.HoldId is { Length: > 0 } holdId)
         {
             var hold = await cards.Card(Card.CardNumberOfHold(holdId)!).GetOpenHoldAsync(holdId, cancellationToken);
+            if (hold.Receipt.Ref.StoreId != request.StoreId)
+                throw new CardException(CardErrorCode.Forbidden, $"Hold {holdId} was not made for a receipt of store {request.StoreId}.");
             request = PrintQueue.BindHold(request, hold);
         }
+        else if (request.ReprintOf is null && request.CardNumber is { Length: > 0 } cardNumber)
+        {
+            // The accrual is booked once the receipt is printed: a card that does not exist is refused now, not after.
+            await cards.Card(cardNumber).GetAsync(cancellationToken);
+        }
+        if (request.ReprintOf is null) PrintQueue.RequirePrintable(request);
         var slot = SlotOf(request.StoreId, request.OfficeRegisterId);
         if (Interlocked.Increment(ref slot.Waiting) > Limits.MaxWaitingCallsPerRegister)
         {

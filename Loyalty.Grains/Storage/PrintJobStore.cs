@@ -14,8 +14,8 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Inserts new jobs in one round trip and one commit (an Npgsql batch is one implicit
-    /// transaction); per job, false when its operation id is taken in its store (the caller then
-    /// loads that job).
+    /// transaction); per job, false when its operation id is taken in its store or its sale already
+    /// has a job that did not fail (migration 0014; the caller then loads that job).
     /// </summary>
     public async Task<bool[]> TryInsertManyAsync(IReadOnlyList<PrintJob> jobs, CancellationToken cancellationToken)
     {
@@ -24,14 +24,17 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         foreach (var job in jobs)
         {
             var command = new NpgsqlBatchCommand(
-                $"INSERT INTO print_jobs ({Columns}, store_id, office_register_id, operation_id, submitted_by) " +
-                "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) " +
-                "ON CONFLICT (store_id, operation_id) DO NOTHING");
+                $"INSERT INTO print_jobs ({Columns}, store_id, office_register_id, operation_id, submitted_by, receipt_ref, hold_id) " +
+                "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) " +
+                // Either key may be taken (the operation id, or the sale by another operation id).
+                "ON CONFLICT DO NOTHING");
             AddRow(command.Parameters, job);
             command.Parameters.Add(new NpgsqlParameter { Value = job.Request.StoreId });
             command.Parameters.Add(new NpgsqlParameter { Value = job.Request.OfficeRegisterId });
             command.Parameters.Add(new NpgsqlParameter { Value = job.Request.OperationId });
             command.Parameters.Add(new NpgsqlParameter { Value = job.Request.SubmittedBy });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)PrintQueue.SaleKey(job.Request) ?? DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter { Value = job.Request.ReprintOf is null && !string.IsNullOrEmpty(job.Request.HoldId) ? job.Request.HoldId : DBNull.Value });
             batch.BatchCommands.Add(command);
         }
         await batch.ExecuteNonQueryAsync(cancellationToken);
@@ -87,6 +90,23 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         command.Parameters.Add(new NpgsqlParameter { Value = storeId });
         command.Parameters.Add(new NpgsqlParameter { Value = operationId });
         return (await ReadAsync(command, cancellationToken)).SingleOrDefault();
+    }
+
+    /// <summary>The job of a sale (<see cref="PrintQueue.SaleKey"/>) that did not fail, or null.</summary>
+    public async Task<PrintJob?> LoadSaleAsync(string storeId, string saleKey, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM print_jobs WHERE store_id = $1 AND receipt_ref = $2 AND state <> 'Failed'");
+        command.Parameters.Add(new NpgsqlParameter { Value = storeId });
+        command.Parameters.Add(new NpgsqlParameter { Value = saleKey });
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    /// <summary>A job neither done nor failed that commits <paramref name="holdId"/> when printed, or null.</summary>
+    public async Task<PrintJob?> LoadOpenJobOfHoldAsync(string holdId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM print_jobs WHERE hold_id = $1 AND state NOT IN ('Done', 'Failed') LIMIT 1");
+        command.Parameters.Add(new NpgsqlParameter { Value = holdId });
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
 
     /// <summary>A register's open jobs (neither done nor failed, or done/failed with a bonus step owed) and its last sequence.</summary>

@@ -254,7 +254,8 @@ public static partial class LoyaltyCommandLine
         role.AcceptOnlyFromAmong("pos", "accountant", "admin");
         var store = new Option<string?>("--store") { Description = "The store a pos key acts for (required for pos)." };
         var name = new Option<string>("--name") { Description = "Who or what uses the key, e.g. till1; shown in the ledger.", Required = true };
-        var create = new Command("create", "Create an API key. The key is printed once; the server keeps only its hash.") { role, store, name };
+        var officeRegister = new Option<string?>("--office-register") { Description = "Make the pos key an office register's own key: only it (or an admin key) runs `office run` for that register." };
+        var create = new Command("create", "Create an API key. The key is printed once; the server keeps only its hash.") { role, store, name, officeRegister };
         SetClientAction(create, globals, async (parseResult, session, cancellationToken) =>
         {
             var request = new CreateApiKeyRequest
@@ -262,6 +263,7 @@ public static partial class LoyaltyCommandLine
                 Role = parseResult.GetRequiredValue(role),
                 StoreId = parseResult.GetValue(store) ?? "",
                 Name = parseResult.GetRequiredValue(name),
+                OfficeRegisterId = parseResult.GetValue(officeRegister) ?? "",
             };
             // Not retried: a repeat after a lost answer would create a second key.
             var reply = await session.Client.CreateApiKeyAsync(request, null, cancellationToken);
@@ -271,6 +273,7 @@ public static partial class LoyaltyCommandLine
                     ("key id", reply.KeyId),
                     ("role", reply.Role),
                     ("store", reply.StoreId),
+                    ("office register", reply.OfficeRegisterId),
                     ("name", reply.Name),
                     ("api key", reply.ApiKey));
             });
@@ -289,7 +292,7 @@ public static partial class LoyaltyCommandLine
         });
 
         var keyId = new Argument<string>("key-id") { Description = "The key's id (the part after lk_ and before the next _)." };
-        var revoke = new Command("revoke", "Revoke an API key: it stops working at once on this server, within 30 s on others.") { keyId };
+        var revoke = new Command("revoke", "Revoke an API key: it stops working at once on this server, within 1 s on others.") { keyId };
         SetClientAction(revoke, globals, async (parseResult, session, cancellationToken) =>
         {
             var request = new RevokeApiKeyRequest { KeyId = parseResult.GetRequiredValue(keyId) };

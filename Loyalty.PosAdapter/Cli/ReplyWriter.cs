@@ -36,12 +36,13 @@ public static class ReplyWriter
             return;
         }
         output.Table(
-            ["key id", "role", "store", "name", "created (UTC)", "revoked (UTC)"],
+            ["key id", "role", "store", "office register", "name", "created (UTC)", "revoked (UTC)"],
             reply.Keys.Select(key => (IReadOnlyList<string>)
             [
                 key.KeyId,
                 key.Role,
                 key.StoreId,
+                key.OfficeRegisterId,
                 key.Name,
                 FormatTime(key.CreatedAt),
                 key.RevokedAt is null ? "" : FormatTime(key.RevokedAt),

@@ -55,13 +55,13 @@ var adminKey = (await File.ReadAllTextAsync(server.Options.AdminKeyPath, stop.To
 using var admin = LoyaltyClient.Create(server.GrpcAddress.ToString(), adminKey, TimeSpan.FromSeconds(30));
 const string Store = "OFFICE-STORE";
 const string Register = "OFFICE-1";
-async Task<LoyaltyClient> PosAsync(string name) => LoyaltyClient.Create(server.GrpcAddress.ToString(),
-    (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = Store, Name = name }, cancellationToken: stop.Token)).ApiKey, TimeSpan.FromSeconds(30));
+async Task<LoyaltyClient> PosAsync(string name, string officeRegister = "") => LoyaltyClient.Create(server.GrpcAddress.ToString(),
+    (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = Store, Name = name, OfficeRegisterId = officeRegister }, cancellationToken: stop.Token)).ApiKey, TimeSpan.FromSeconds(30));
 
 await using var printer = await AtolWebServerEmulator.StartAsync(new AtolEmulatorOptions { MaxJobs = 100_000 });
 printer.SetTaskDuration("sell", TimeSpan.FromMilliseconds(printMs));
 var journal = Path.Combine(dataDirectory, "office");
-using var officeClient = await PosAsync("office register");
+using var officeClient = await PosAsync("office register", officeRegister: Register);
 await using var adapter = OfficeAdapter.Open(new OfficeAdapterOptions
 {
     StoreId = Store, RegisterId = Register,

@@ -32,7 +32,7 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         _store = "W" + Guid.NewGuid().ToString("N")[..8];
         _admin = LoyaltyClient.Create(server.GrpcAddress.ToString(), server.AdminKey, TimeSpan.FromSeconds(30));
         _driver = await PosClientAsync(_store, "driver 1");
-        _office = await PosClientAsync(_store, "office register");
+        _office = await PosClientAsync(_store, "office register", officeRegister: Office);
     }
 
     public async Task DisposeAsync()
@@ -45,9 +45,10 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         if (Directory.Exists(_journal)) Directory.Delete(_journal, recursive: true);
     }
 
-    private async Task<LoyaltyClient> PosClientAsync(string store, string name, HttpMessageHandler? handler = null)
+    /// <summary>A pos key's client: a driver's, or with <paramref name="officeRegister"/> that office register's own.</summary>
+    private async Task<LoyaltyClient> PosClientAsync(string store, string name, HttpMessageHandler? handler = null, string? officeRegister = null)
     {
-        var key = (await _admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = store, Name = name })).ApiKey;
+        var key = (await _admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = store, Name = name, OfficeRegisterId = officeRegister ?? "" })).ApiKey;
         var options = new LoyaltyClientOptions { Address = server.GrpcAddress, ApiKey = key, DefaultTimeout = TimeSpan.FromSeconds(30) };
         return handler is null ? new LoyaltyClient(options) : new LoyaltyClient(options, handler);
     }
@@ -357,6 +358,95 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task A_sale_already_queued_is_refused_under_another_operation_id_naming_the_first_job_and_may_be_submitted_again_once_that_job_failed()
+    {
+        var first = await _driver.SubmitReceiptAsync(Sale("sale-once-a", 300_00, 41));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(Sale("sale-once-b", 300_00, 41)));
+        _printer.FailNextTask(task => (string?)task["type"] == "sell", 66, "Неверная цена");
+        await using (StartAdapter()) await UntilAsync(first.JobId, PrintJobState.Failed);
+        var resubmitted = await _driver.SubmitReceiptAsync(Sale("sale-once-c", 300_00, 41));
+
+        Assert.Equal(StatusCode.AlreadyExists, refused.StatusCode);
+        Assert.Contains($"already print job {first.JobId}", refused.Message);
+        Assert.Equal(PrintJobState.Queued, resubmitted.State);
+        Assert.Empty(_printer.Receipts);
+    }
+
+    [Fact]
+    public async Task Only_the_office_registers_own_key_takes_its_feed_and_reports_its_results_and_a_report_must_match_what_was_handed_out()
+    {
+        var job = await _driver.SubmitReceiptAsync(Sale("office-only", 120_00, 42));
+        using var otherOffice = await PosClientAsync(_store, "office register 2", officeRegister: "OFFICE-2");
+        var done = new ReportPrintResultRequest
+        {
+            JobId = job.JobId, Outcome = PrintOutcome.Done, FiscalDocumentNumber = 1, FiscalSign = "123", FnNumber = "1", Total = 120_00,
+        };
+
+        var driverFeed = await Assert.ThrowsAsync<RpcException>(async () => { await foreach (var _ in _driver.ReceivePrintJobsAsync(_store, Office)) break; });
+        var otherFeed = await Assert.ThrowsAsync<RpcException>(async () => { await foreach (var _ in otherOffice.ReceivePrintJobsAsync(_store, Office)) break; });
+        var driverReport = await Assert.ThrowsAsync<RpcException>(() => _driver.ReportPrintResultAsync(done));
+        var neverHandedOut = await Assert.ThrowsAsync<RpcException>(() => _office.ReportPrintResultAsync(done));
+        await foreach (var task in _office.ReceivePrintJobsAsync(_store, Office)) { Assert.Equal(job.JobId, task.JobId); break; }
+        var wrongTotal = await Assert.ThrowsAsync<RpcException>(() => _office.ReportPrintResultAsync(new ReportPrintResultRequest(done) { Total = 1 }));
+        var read = await _driver.GetPrintJobAsync(job.JobId);
+
+        Assert.Equal([StatusCode.PermissionDenied, StatusCode.PermissionDenied, StatusCode.PermissionDenied],
+            new[] { driverFeed.StatusCode, otherFeed.StatusCode, driverReport.StatusCode });
+        Assert.Contains("a driver's key", driverFeed.Message);
+        Assert.Equal(StatusCode.FailedPrecondition, neverHandedOut.StatusCode);
+        Assert.Contains("never handed to the office register", neverHandedOut.Message);
+        Assert.Equal(StatusCode.FailedPrecondition, wrongTotal.StatusCode);
+        Assert.Contains("gives a total of 1 kopecks, but its receipt comes to 12000", wrongTotal.Message);
+        Assert.Equal(PrintJobState.Printing, read.State);
+        Assert.Equal(0, read.FiscalDocumentNumber);
+    }
+
+    [Fact]
+    public async Task A_hold_bound_to_an_open_print_job_cannot_be_cancelled_by_hand_and_the_job_commits_it_once_printed()
+    {
+        var (card, hold, sale) = await BonusSaleAsync("bound-hold", 20_00);
+        var job = await _driver.SubmitReceiptAsync(sale);
+
+        var cancel = await Assert.ThrowsAsync<RpcException>(() => _driver.CancelAsync(new CancelRequest { OperationId = "bound-hold-cancel", HoldId = hold.HoldId }));
+        await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
+        for (var round = 0; round < 100 && job.Bonuses != "committed"; round++) { await Task.Delay(50); job = await _driver.GetPrintJobAsync(job.JobId); }
+
+        Assert.Equal(StatusCode.FailedPrecondition, cancel.StatusCode);
+        Assert.Contains($"belongs to print job {job.JobId}", cancel.Message);
+        Assert.Equal("committed", job.Bonuses);
+        Assert.Equal(0, (await _admin.GetCardAsync(card)).Held);
+    }
+
+    [Fact]
+    public async Task A_sale_the_register_would_refuse_or_could_not_book_is_refused_at_submit()
+    {
+        var wrongPrice = Sale("wrong-price", 100_00, 43);
+        wrongPrice.Receipt.Lines[0].Amount = 0;
+        wrongPrice.Payments.Clear();
+        var unknownCard = Sale("unknown-card", 100_00, 44);
+        unknownCard.CardNumber = "9999999";
+        using var otherStore = await PosClientAsync("OTHER-" + _store, "other store's driver");
+        var theirCard = "C" + Guid.NewGuid().ToString("N")[..12];
+        await _admin.IssueCardAsync(new IssueCardRequest { CardNumber = theirCard });
+        await _admin.AdjustAsync(new AdjustRequest { OperationId = theirCard + "-open", CardNumber = theirCard, Amount = 50_00, Reason = "opening balance" });
+        var theirs = new Receipt { Ref = new ReceiptRef { StoreId = "OTHER-" + _store, RegisterId = "DRIVER-1", ShiftNumber = 1, ReceiptNumber = 45 } };
+        theirs.Lines.Add(new ReceiptLine { Sku = "WATER19", Category = "water", Name = "Вода", QuantityMilli = 1000, Price = 100_00, Amount = 100_00 });
+        var theirHold = await otherStore.RedeemAsync(new RedeemRequest { OperationId = "their-hold-" + _store, CardNumber = theirCard, Receipt = theirs, Amount = 10_00 });
+        var borrowed = Sale("borrowed-hold", 100_00, 45);
+        borrowed.HoldId = theirHold.HoldId;
+
+        var price = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(wrongPrice));
+        var card = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(unknownCard));
+        var hold = await Assert.ThrowsAsync<RpcException>(() => _driver.SubmitReceiptAsync(borrowed));
+
+        Assert.Equal(StatusCode.InvalidArgument, price.StatusCode);
+        Assert.Contains("is not its amount before bonuses", price.Message);
+        Assert.Equal(StatusCode.NotFound, card.StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, hold.StatusCode);
+        Assert.DoesNotContain("OTHER-", hold.Message.Replace($"store {_store}", ""));
+    }
+
+    [Fact]
     public async Task A_sale_the_register_refuses_for_good_fails_and_its_held_bonuses_go_back_to_the_card()
     {
         var (card, _, sale) = await BonusSaleAsync("refused-sale", 50_00);
@@ -663,7 +753,7 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
 
         // Killed after printing the next one, before its result reached the server.
         kill = new CancellationTokenSource();
-        using (var lossy = await PosClientAsync(_store, "office register (lossy)", new KillBeforeReport(2, kill)))
+        using (var lossy = await PosClientAsync(_store, "office register (lossy)", new KillBeforeReport(2, kill), officeRegister: Office))
         {
             await SubmitAsync(1);
             await SubmitAsync(2);

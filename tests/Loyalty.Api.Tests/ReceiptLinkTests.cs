@@ -92,7 +92,7 @@ public sealed class ReceiptLinkTests(NotifyingServerFixture server) : IClassFixt
         _store = "L" + Guid.NewGuid().ToString("N")[..8];
         using var admin = LoyaltyClient.Create(server.GrpcAddress.ToString(), server.AdminKey, TimeSpan.FromSeconds(30));
         _driver = LoyaltyClient.Create(server.GrpcAddress.ToString(), (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = _store, Name = "driver" })).ApiKey, TimeSpan.FromSeconds(30));
-        _office = LoyaltyClient.Create(server.GrpcAddress.ToString(), (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = _store, Name = "office" })).ApiKey, TimeSpan.FromSeconds(30));
+        _office = LoyaltyClient.Create(server.GrpcAddress.ToString(), (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = _store, Name = "office", OfficeRegisterId = Office })).ApiKey, TimeSpan.FromSeconds(30));
     }
 
     public async Task DisposeAsync()
@@ -188,5 +188,20 @@ public sealed class ReceiptLinkTests(NotifyingServerFixture server) : IClassFixt
         Assert.Equal(5, server.Sms.Count(q => q["to"] == "+79160003344"));
         var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = job.JobId, Channel = ResendChannel.Sms }));
         Assert.Contains("already sent again 5 times", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_link_is_resent_to_a_phone_in_any_usual_form_normalised_and_a_contact_of_the_wrong_kind_is_refused_unsent()
+    {
+        var job = await PrintAsync("resend-forms", ReceiptDelivery.Paper, new FiscalCustomerInfo { Email = "ivanov@example.ru" });
+
+        var sent = await _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = job.JobId, Channel = ResendChannel.Sms, Contact = "8 (916) 000-55-66" });
+        var notAnEmail = await Assert.ThrowsAsync<RpcException>(() => _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = job.JobId, Channel = ResendChannel.Email, Contact = "not an email" }));
+        var landline = await Assert.ThrowsAsync<RpcException>(() => _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = job.JobId, Channel = ResendChannel.Sms, Contact = "8 495 123-45-67" }));
+
+        Assert.Equal("Link sent by SMS to +79160005566.", sent.Notice);
+        Assert.Single(server.Sms, q => q["to"] == "+79160005566");
+        Assert.Equal((StatusCode.InvalidArgument, StatusCode.InvalidArgument), (notAnEmail.StatusCode, landline.StatusCode));
+        Assert.DoesNotContain(server.Sms, q => q["to"] == "+74951234567");
     }
 }

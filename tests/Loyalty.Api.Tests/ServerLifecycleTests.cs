@@ -116,6 +116,37 @@ public class ServerLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stopping_the_server_ends_an_office_registers_print_feed_with_UNAVAILABLE_instead_of_waiting_for_it()
+    {
+        var server = await StartAsync();
+        using var admin = Loyalty.PosAdapter.Client.LoyaltyClient.Create(server.GrpcAddress.ToString(), (await File.ReadAllTextAsync(server.Options.AdminKeyPath)).Trim());
+        var officeKey = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = "pos", StoreId = "S1", Name = "office", OfficeRegisterId = "OFFICE-1" })).ApiKey;
+        using var office = Loyalty.PosAdapter.Client.LoyaltyClient.Create(server.GrpcAddress.ToString(), officeKey);
+        var sale = new SubmitReceiptRequest { OperationId = "feed-1", OfficeRegisterId = "OFFICE-1", Receipt = new Receipt { Ref = new ReceiptRef { StoreId = "S1", RegisterId = "D1", ShiftNumber = 1, ReceiptNumber = 1 } } };
+        sale.Receipt.Lines.Add(new ReceiptLine { Sku = "A", Category = "c", Name = "A", QuantityMilli = 1000, Price = 100_00, Amount = 100_00 });
+        sale.Payments.Add(new FiscalPaymentPart { Type = FiscalPaymentKind.Cash, Amount = 100_00 });
+        await office.SubmitReceiptAsync(sale);
+        var firstTask = new TaskCompletionSource();
+        var feeding = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var _ in office.ReceivePrintJobsAsync("S1", "OFFICE-1")) firstTask.TrySetResult();
+                return (StatusCode?)null;
+            }
+            catch (Loyalty.PosAdapter.Client.RpcException ended) { return ended.StatusCode; }
+        });
+        await firstTask.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+        var ended = await feeding.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(stopping.Elapsed < LoyaltyServer.ShutdownTimeout / 2, $"The stop took {stopping.Elapsed}: the open print feed held it up.");
+        Assert.Equal(StatusCode.Unavailable, ended);
+    }
+
+    [Fact]
     public async Task With_a_certificate_the_grpc_port_speaks_TLS_with_ALPN_h2()
     {
         using var rsa = RSA.Create(2048);

@@ -96,6 +96,46 @@ public class PrintQueueRulesTests
         Assert.NotEqual(Json(stored), Json(HeldSale() with { Delivery = ReceiptDeliveryKind.Sms }));
     }
 
+    [Fact]
+    public void A_done_report_for_a_job_never_handed_out_or_giving_another_total_is_refused()
+    {
+        var neverHandedOut = Assert.Throws<CardException>(() => PrintQueue.Report(Job(1), new PrintReport("pj_1", PrintOutcomeKind.Done, "", null, Fiscal), Now));
+        var otherTotal = Assert.Throws<CardException>(() => PrintQueue.Report(Job(2, PrintJobState.Printing), new PrintReport("pj_2", PrintOutcomeKind.Done, "", null, Fiscal with { TotalKopecks = 1 }), Now));
+
+        Assert.Contains("never handed to the office register", neverHandedOut.Message);
+        Assert.Contains("gives a total of 1 kopecks, but its receipt comes to 100000", otherTotal.Message);
+    }
+
+    [Theory]
+    [InlineData(3000, 350_00, 1050_00, true)]      // 3 × 350.00
+    [InlineData(1234, 100_00, 123_40, true)]       // weighed: 1.234 kg × 100.00 = 123.40
+    [InlineData(1235, 100_00, 123_50, true)]       // 123.50 exactly
+    [InlineData(1235, 99_99, 123_49, true)]        // 123.48765: within a kopeck
+    [InlineData(3000, 350_00, 1049_98, false)]     // two kopecks short
+    [InlineData(1000, 89_90, 0, false)]            // an amount of nothing
+    public void A_lines_amount_before_bonuses_must_be_its_price_times_its_quantity_within_a_kopeck(long quantityMilli, long price, long amount, bool accepted)
+    {
+        var request = Request() with
+        {
+            Receipt = new Receipt(new ReceiptRef("W1", "DRIVER-1", 1, 1), [new ReceiptLine("WATER19", "water", "Вода", quantityMilli, price, amount)]),
+            Payments = amount > 0 ? [new PrintPayment(PrintPaymentKind.Cash, amount)] : [],
+        };
+
+        var error = Record.Exception(() => { PrintQueue.Validate(request); PrintQueue.RequirePrintable(request); });
+
+        Assert.Equal(accepted, error is null);
+        if (!accepted) Assert.Contains("is not its amount before bonuses", error!.Message);
+    }
+
+    [Fact]
+    public void A_sale_is_keyed_by_its_receipt_and_a_copy_is_no_new_sale()
+    {
+        var sale = Request();
+
+        Assert.Equal("DRIVER-1/1/1", PrintQueue.SaleKey(sale));
+        Assert.Null(PrintQueue.SaleKey(sale with { ReprintOf = "pj_1" }));
+    }
+
     private static string Json(PrintJobRequest request) => Loyalty.Grains.Storage.PrintJobStore.SubmitKey(request);
 
     [Fact]

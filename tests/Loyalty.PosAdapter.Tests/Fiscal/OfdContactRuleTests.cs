@@ -78,7 +78,7 @@ public class OfdContactRuleTests
     [InlineData("9123456789+", null)]
     public void Phones_are_normalised_to_plus7_and_ten_digits_or_refused(string input, string? expected)
     {
-        Assert.Equal(expected, OfdContactRule.NormalisePhone(input));
+        Assert.Equal(expected, ContactText.NormalisePhone(input));
     }
 
     [Theory]
@@ -97,13 +97,13 @@ public class OfdContactRuleTests
     [InlineData("none", false)]
     public void Emails_are_checked_before_they_go_into_tag_1008(string email, bool valid)
     {
-        Assert.Equal(valid, OfdContactRule.IsValidEmail(email));
+        Assert.Equal(valid, ContactText.IsValidEmail(email));
     }
 
     [Fact]
     public void An_email_longer_than_tag_1008s_64_characters_is_refused()
     {
-        Assert.False(OfdContactRule.IsValidEmail(new string('a', 55) + "@example.com"));
+        Assert.False(ContactText.IsValidEmail(new string('a', 55) + "@example.com"));
     }
 }
 

@@ -395,9 +395,11 @@ async function fiscalChecks(keys) {
   await expectStatus('SubmitReceipt of a store A receipt with the store B key: PERMISSION_DENIED', C.PERMISSION_DENIED,
     () => call(fiscal, 'SubmitReceipt', { ...sale, operation_id: op('fiscal-b') }, keys.b));
 
+  const officeKey = (await must("create the office register's own key", admin, 'CreateApiKey',
+    { role: 'pos', store_id: storeA, name: `conformance node ${run} office`, office_register_id: office }, ADMIN_KEY))?.api_key;
   let task;
   try {
-    task = await firstTask({ store_id: storeA, office_register_id: office }, keys.a);
+    task = await firstTask({ store_id: storeA, office_register_id: office }, officeKey);
   } catch (e) {
     fail('ReceivePrintJobs: first task', describeError(e));
   }
@@ -412,15 +414,17 @@ async function fiscalChecks(keys) {
     document_date_time: '2026-12-06T12:00:00+03:00', total: money,
     qr_code: `t=20261206T1200&s=${Math.floor(money / 100)}.${String(money % 100).padStart(2, '0')}&fn=9999078900001234&i=17&fp=3512345678&n=1`,
   };
-  const reported = await must('ReportPrintResult done', fiscal, 'ReportPrintResult', report, keys.a);
+  await expectStatus("ReportPrintResult with a driver's key: PERMISSION_DENIED", C.PERMISSION_DENIED,
+    () => call(fiscal, 'ReportPrintResult', report, keys.a));
+  const reported = await must('ReportPrintResult done', fiscal, 'ReportPrintResult', report, officeKey);
   check('ReportPrintResult: done with its fiscal data and the contact of tag 1008', ['PRINT_JOB_STATE_DONE', 17, '3512345678', '+79161234567'],
     [reported?.state, num(reported?.fiscal_document_number), reported?.fiscal_sign, reported?.contact_used]);
   const read = await must('GetPrintJob', fiscal, 'GetPrintJob', { job_id: job?.job_id ?? '' }, keys.a);
   check('GetPrintJob: done, the hold committed', ['PRINT_JOB_STATE_DONE', 'committed', 17], [read?.state, read?.bonuses, num(read?.fiscal_document_number)]);
-  const twice = await must('ReportPrintResult repeated', fiscal, 'ReportPrintResult', report, keys.a);
+  const twice = await must('ReportPrintResult repeated', fiscal, 'ReportPrintResult', report, officeKey);
   check('ReportPrintResult repeated: the same job', [read?.state, tsMillis(read?.updated_at)], [twice?.state, tsMillis(twice?.updated_at)]);
   await expectStatus('ReportPrintResult of another fiscal document for a done job: FAILED_PRECONDITION', C.FAILED_PRECONDITION,
-    () => call(fiscal, 'ReportPrintResult', { ...report, fiscal_document_number: 18 }, keys.a));
+    () => call(fiscal, 'ReportPrintResult', { ...report, fiscal_document_number: 18 }, officeKey));
   const afterCard = await must('GetCard after the fiscal sale', cards, 'GetCard', { card_number: fiscalCard }, keys.a);
   check('GetCard after the fiscal sale: nothing held', 0, num(afterCard?.held));
   const statement = await must('GetStatement after the fiscal sale', admin, 'GetStatement', { card_number: fiscalCard, page_size: 100 }, ADMIN_KEY);

@@ -457,13 +457,15 @@ class Suite:
         expect_status("SubmitReceipt of a store A receipt with the store B key: PERMISSION_DENIED", S.PERMISSION_DENIED,
                       lambda: self.fiscal("SubmitReceipt", self.key_b, **dict(sale, operation_id=self.op("fiscal-b"))))
 
+        office_key = get(must("create the office register's own key", lambda: self.admin(
+            "CreateApiKey", A, role="pos", store_id=self.store_a, name="conformance py %s office" % self.run, office_register_id=office)), "api_key")
         feed = self.channel.unary_stream("/loyalty.v1.Fiscal/ReceivePrintJobs",
                                          request_serializer=lambda m: m.SerializeToString(),
                                          response_deserializer=self.M("loyalty.v1.PrintJobTask").FromString)
         task = None
         try:
             stream = feed(self.M("loyalty.v1.ReceivePrintJobsRequest")(store_id=self.store_a, office_register_id=office),
-                          metadata=metadata(ka), timeout=10)
+                          metadata=metadata(office_key), timeout=10)
             task = next(stream)
             stream.cancel()
         except Exception as e:  # noqa: BLE001
@@ -478,16 +480,18 @@ class Suite:
                       fiscal_sign="3512345678", fn_number="9999078900001234", shift_number=3, fiscal_receipt_number=5,
                       document_date_time="2026-12-06T12:00:00+03:00", total=money,
                       qr_code="t=20261206T1200&s=%d.%02d&fn=9999078900001234&i=17&fp=3512345678&n=1" % (money // 100, money % 100))
-        reported = must("ReportPrintResult done", lambda: self.fiscal("ReportPrintResult", ka, **report))
+        expect_status("ReportPrintResult with a driver's key: PERMISSION_DENIED", S.PERMISSION_DENIED,
+                      lambda: self.fiscal("ReportPrintResult", ka, **report))
+        reported = must("ReportPrintResult done", lambda: self.fiscal("ReportPrintResult", office_key, **report))
         check("ReportPrintResult: done with its fiscal data and the contact of tag 1008", ["PRINT_JOB_STATE_DONE", 17, "3512345678", "+79161234567"],
               [state(reported), get(reported, "fiscal_document_number"), get(reported, "fiscal_sign"), get(reported, "contact_used")])
         read = must("GetPrintJob", lambda: self.fiscal("GetPrintJob", ka, job_id=get(job, "job_id") or ""))
         check("GetPrintJob: done, the hold committed", ["PRINT_JOB_STATE_DONE", "committed", 17],
               [state(read), get(read, "bonuses"), get(read, "fiscal_document_number")])
-        twice = must("ReportPrintResult repeated", lambda: self.fiscal("ReportPrintResult", ka, **report))
+        twice = must("ReportPrintResult repeated", lambda: self.fiscal("ReportPrintResult", office_key, **report))
         check("ReportPrintResult repeated: the same job", [state(read), get(read, "updated_at")], [state(twice), get(twice, "updated_at")])
         expect_status("ReportPrintResult of another fiscal document for a done job: FAILED_PRECONDITION", S.FAILED_PRECONDITION,
-                      lambda: self.fiscal("ReportPrintResult", ka, **dict(report, fiscal_document_number=18)))
+                      lambda: self.fiscal("ReportPrintResult", office_key, **dict(report, fiscal_document_number=18)))
         after_card = must("GetCard after the fiscal sale", lambda: self.cards("GetCard", ka, card_number=card))
         check("GetCard after the fiscal sale: nothing held", 0, get(after_card, "held"))
         statement = must("GetStatement after the fiscal sale", lambda: self.admin("GetStatement", A, card_number=card, page_size=100))

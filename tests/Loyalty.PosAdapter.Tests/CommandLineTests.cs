@@ -136,6 +136,16 @@ public class CommandLineTests
         Assert.Equal(exitCode, ExitCodes.For(code));
     }
 
+    [Fact]
+    public void A_print_job_that_waits_for_a_person_ends_wait_with_its_own_exit_code_apart_from_done_and_failed()
+    {
+        Assert.Equal(ExitCodes.Success, ExitCodes.ForPrintJob(Loyalty.Protos.V1.PrintJobState.Done));
+        Assert.Equal(ExitCodes.Refused, ExitCodes.ForPrintJob(Loyalty.Protos.V1.PrintJobState.Failed));
+        Assert.Equal(ExitCodes.NeedsAttention, ExitCodes.ForPrintJob(Loyalty.Protos.V1.PrintJobState.NeedsAttention));
+        Assert.Equal(8, ExitCodes.NeedsAttention);
+        Assert.Contains("8 ", ExitCodes.Summary);
+    }
+
     private static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunAsync(CancellationToken.None, args);
 
     private static async Task<(int ExitCode, string Output, string Error)> RunAsync(CancellationToken cancellationToken, params string[] args)

@@ -19,8 +19,8 @@ public static partial class LoyaltyCommandLine
         var wait = new Option<bool>("--wait")
         {
             Description = "Wait until the job is done, failed or needs attention, then print it. It returns at the first needs_attention " +
-                $"(paper out, cover open, shift over 24 h…) with exit code {ExitCodes.NeedsAttention}: the office adapter keeps retrying that job, " +
-                $"so it may still print; follow it with 'fiscal status JOB'. Done exits 0, failed {ExitCodes.Refused}.",
+                $"(the office register waits for a person) with exit code {ExitCodes.NeedsAttention}: the office adapter keeps retrying a job waiting for " +
+                $"paper, cover or shift, so it may still print; follow it with 'fiscal status JOB'. Done exits 0, failed {ExitCodes.Refused}.",
         };
         var print = new Command("print", "Submit a sale to an office register's print queue; prints the job. The same operation_id again answers the same job.") { file, wait };
         SetClientAction(print, globals, async (parseResult, session, cancellationToken) =>
@@ -120,7 +120,7 @@ public static partial class LoyaltyCommandLine
         var dataDir = new Option<string>("--data-dir")
         {
             Description = $"Where the fiscal journal lives, which keeps a restarted adapter from printing a receipt twice (default: ${CliSession.DataDirectoryVariable}/office-<store>-<register>, " +
-                $"./{CliSession.DefaultDataDirectory}/office-<store>-<register> when the variable is not set). Start every run of one register with the same.",
+                $"./{CliSession.DefaultDataDirectory}/office-<store>-<register> when the variable is not set). Every run for one register must use the same.",
         };
         var atolUser = new Option<string?>("--atol-user") { Description = "The web server's user, if it asks for one." };
         var atolPassword = new Option<string?>("--atol-password") { Description = "Its password." };
@@ -137,7 +137,7 @@ public static partial class LoyaltyCommandLine
             // The journal's absolute path and whether it is new: a journal that is new by mistake (another directory) is how a receipt gets printed twice.
             var documents = adapter.Printer.Journal.Entries.Select(e => e.DocumentKey).Distinct().Count();
             await log.WriteLineAsync($"Office adapter for {options.StoreId}/{options.RegisterId} on {options.Printer.BaseAddress}; journal {adapter.Printer.Journal.Path} " +
-                (documents == 0 ? "(new: no document in it yet)." : $"({Output.Number(documents)} documents)."));
+                (documents == 0 ? "(new: no document in it yet)." : $"({Output.Number(documents)} document{(documents == 1 ? "" : "s")} in it)."));
             try { await adapter.RunAsync(cancellationToken); }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
             return ExitCodes.Success;

@@ -63,14 +63,23 @@ public sealed class CliSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// The CLI's data directory, absolute: <c>LOYALTY_DATA_DIR</c> when set (as the server's own, which
+    /// <c>./run.sh</c> sets), else <c>./.data</c> of the current directory. It holds the server's
+    /// <c>admin.key</c> and the office adapters' fiscal journals (<c>office-STORE-REGISTER/</c>), so an
+    /// adapter started from another directory with the same variable finds the journal that keeps it
+    /// from printing a receipt twice.
+    /// </summary>
+    public static string DataDirectory => Path.GetFullPath(
+        Environment.GetEnvironmentVariable(DataDirectoryVariable) is { Length: > 0 } directory ? directory : DefaultDataDirectory);
+
     /// <summary>--key, else --key-file, else LOYALTY_KEY, else the server's admin key file if present, else none.</summary>
     public static string? ResolveKey(ParseResult parseResult, GlobalOptions globals)
     {
         if (parseResult.GetValue(globals.Key) is { Length: > 0 } key) return key;
         if (parseResult.GetValue(globals.KeyFile) is { Length: > 0 } keyFile) return ReadKeyFile(keyFile);
         if (Environment.GetEnvironmentVariable(KeyVariable) is { Length: > 0 } environmentKey) return environmentKey;
-        var dataDirectory = Environment.GetEnvironmentVariable(DataDirectoryVariable) is { Length: > 0 } directory ? directory : DefaultDataDirectory;
-        var adminKeyFile = Path.Combine(dataDirectory, AdminKeyFileName);
+        var adminKeyFile = Path.Combine(DataDirectory, AdminKeyFileName);
         return File.Exists(adminKeyFile) ? ReadKeyFile(adminKeyFile) : null;
     }
 

@@ -1,4 +1,5 @@
 using Loyalty.PosAdapter.Client;
+using Loyalty.Protos.V1;
 
 namespace Loyalty.PosAdapter.Cli;
 
@@ -19,6 +20,13 @@ public static class ExitCodes
     public const int AccessDenied = 6;
     /// <summary>UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, CANCELLED, or a server not serving: try again later.</summary>
     public const int TryAgain = 7;
+    /// <summary>
+    /// Not a failure of the call: <c>fiscal print --wait</c> found the job needs_attention, the office
+    /// register waiting for a person (paper, cover, shift, or a document to check by hand). The adapter
+    /// retries a job waiting for paper, cover or shift, so it may still print: neither "done" (0) nor
+    /// "failed" (<see cref="Refused"/>), and a script must look again (<c>fiscal status JOB</c>).
+    /// </summary>
+    public const int NeedsAttention = 8;
 
     public static int For(StatusCode code) => code switch
     {
@@ -31,8 +39,17 @@ public static class ExitCodes
         _ => Failure,
     };
 
+    /// <summary>How a print job's state ends <c>fiscal print --wait</c>: done 0, failed <see cref="Refused"/>, needs_attention <see cref="NeedsAttention"/>; queued or printing (without --wait) 0.</summary>
+    public static int ForPrintJob(PrintJobState state) => state switch
+    {
+        PrintJobState.Failed => Refused,
+        PrintJobState.NeedsAttention => NeedsAttention,
+        _ => Success,
+    };
+
     public const string Summary =
         "Exit codes: 0 done, 1 unexpected failure, 2 bad command line, 3 invalid input (INVALID_ARGUMENT), " +
         "4 NOT_FOUND, 5 refused (FAILED_PRECONDITION, ALREADY_EXISTS), 6 UNAUTHENTICATED or PERMISSION_DENIED, " +
-        "7 try again (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED).";
+        "7 try again (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED), " +
+        "8 the receipt waits for a person at the office register (fiscal print --wait ended at needs_attention).";
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Google.Protobuf;
 using Loyalty.PosAdapter.Client;
 using Loyalty.PosAdapter.Fiscal;
 using Loyalty.PosAdapter.Office;
@@ -17,15 +16,16 @@ public static partial class LoyaltyCommandLine
     private static Command BuildFiscalCommand(GlobalOptions globals)
     {
         var file = new Argument<string>("file") { Description = "The sale as a SubmitReceiptRequest in protobuf JSON (protos/loyalty/v1/fiscal.proto; amounts in kopecks), see README 'Office register'." };
-        var wait = new Option<bool>("--wait") { Description = "Wait until the job is done, failed or needs attention, then print it." };
+        var wait = new Option<bool>("--wait")
+        {
+            Description = "Wait until the job is done, failed or needs attention, then print it. It returns at the first needs_attention " +
+                $"(the office register waits for a person) with exit code {ExitCodes.NeedsAttention}: the office adapter keeps retrying a job waiting for " +
+                $"paper, cover or shift, so it may still print; follow it with 'fiscal status JOB'. Done exits 0, failed {ExitCodes.Refused}.",
+        };
         var print = new Command("print", "Submit a sale to an office register's print queue; prints the job. The same operation_id again answers the same job.") { file, wait };
         SetClientAction(print, globals, async (parseResult, session, cancellationToken) =>
         {
-            var path = parseResult.GetRequiredValue(file);
-            if (!File.Exists(path)) throw new CommandLineInputException($"{path}: no such file{(Directory.Exists(path) ? " (it is a folder)" : "")}.");
-            SubmitReceiptRequest request;
-            try { request = JsonParser.Default.Parse<SubmitReceiptRequest>(await File.ReadAllTextAsync(path, cancellationToken)); }
-            catch (InvalidProtocolBufferException bad) { throw new CommandLineInputException($"{path}: not a SubmitReceiptRequest in protobuf JSON: {bad.Message}"); }
+            var request = await ProtobufJsonFile.ReadAsync<SubmitReceiptRequest>(parseResult.GetRequiredValue(file), cancellationToken);
             var job = await RetryPolicy.Default.ExecuteAsync(request, (r, token) => session.Client.SubmitReceiptAsync(r, null, token), cancellationToken);
             while (parseResult.GetValue(wait) && job.State is PrintJobState.Queued or PrintJobState.Printing)
             {
@@ -33,7 +33,7 @@ public static partial class LoyaltyCommandLine
                 job = await session.Client.GetPrintJobAsync(job.JobId, cancellationToken: cancellationToken);
             }
             session.Output.Reply(job, () => WritePrintJob(session.Output, job));
-            return job.State == PrintJobState.Failed ? ExitCodes.For(StatusCode.FailedPrecondition) : ExitCodes.Success;
+            return ExitCodes.ForPrintJob(job.State);
         });
 
         var jobId = new Argument<string>("job") { Description = "The job id (pj_…)." };
@@ -117,7 +117,11 @@ public static partial class LoyaltyCommandLine
         var atol = new Option<string>("--atol") { Description = "The ATOL web server, e.g. http://127.0.0.1:16732/.", Required = true };
         var store = new Option<string>("--store") { Description = "The office's store id.", Required = true };
         var register = new Option<string>("--register") { Description = "The office register's id (what drivers name as office_register_id).", Required = true };
-        var dataDir = new Option<string>("--data-dir") { Description = "Where the fiscal journal lives (default: .data/office-<store>-<register>)." };
+        var dataDir = new Option<string>("--data-dir")
+        {
+            Description = $"Where the fiscal journal lives, which keeps a restarted adapter from printing a receipt twice (default: ${CliSession.DataDirectoryVariable}/office-<store>-<register>, " +
+                $"./{CliSession.DefaultDataDirectory}/office-<store>-<register> when the variable is not set). Every run for one register must use the same.",
+        };
         var atolUser = new Option<string?>("--atol-user") { Description = "The web server's user, if it asks for one." };
         var atolPassword = new Option<string?>("--atol-password") { Description = "Its password." };
         var run = new Command("run", "Run the office adapter: print the register's queue on the ATOL register in order and report the results. Ctrl+C stops it; a restart carries on without printing anything twice.")
@@ -130,7 +134,10 @@ public static partial class LoyaltyCommandLine
             var log = session.Output.Writer;
             adapter.JobHandled = handled => log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{DateTimeOffset.Now:HH:mm:ss} {handled.JobId} {Output.Words(handled.Fiscal.State)} FD {handled.Fiscal.Fiscal?.FiscalDocumentNumber} {handled.Fiscal.Message}{(handled.Reported is null ? " (not reported yet: the server is away)" : "")}"));
-            await log.WriteLineAsync($"Office adapter for {options.StoreId}/{options.RegisterId} on {options.Printer.BaseAddress}; journal {adapter.Printer.Journal.Path}.");
+            // The journal's absolute path and whether it is new: a journal that is new by mistake (another directory) is how a receipt gets printed twice.
+            var documents = adapter.Printer.Journal.Entries.Select(e => e.DocumentKey).Distinct().Count();
+            await log.WriteLineAsync($"Office adapter for {options.StoreId}/{options.RegisterId} on {options.Printer.BaseAddress}; journal {adapter.Printer.Journal.Path} " +
+                (documents == 0 ? "(new: no document in it yet)." : $"({Output.Number(documents)} document{(documents == 1 ? "" : "s")} in it)."));
             try { await adapter.RunAsync(cancellationToken); }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
             return ExitCodes.Success;
@@ -144,7 +151,7 @@ public static partial class LoyaltyCommandLine
         status.SetAction(async (parseResult, cancellationToken) =>
         {
             var output = new Output(parseResult.InvocationConfiguration.Output, json: false);
-            var directory = parseResult.GetValue(statusDir) ?? DefaultOfficeDirectory(parseResult.GetRequiredValue(statusStore), parseResult.GetRequiredValue(statusRegister));
+            var directory = Path.GetFullPath(parseResult.GetValue(statusDir) ?? DefaultOfficeDirectory(parseResult.GetRequiredValue(statusStore), parseResult.GetRequiredValue(statusRegister)));
             if (!File.Exists(Path.Combine(directory, FiscalJournal.FileName)))
             {
                 await parseResult.InvocationConfiguration.Output.WriteLineAsync($"No journal in {directory}: the adapter has not run there.");
@@ -187,7 +194,7 @@ public static partial class LoyaltyCommandLine
     }
 
     private static string DefaultOfficeDirectory(string store, string register) =>
-        Path.Combine(CliSession.DefaultDataDirectory, $"office-{store}-{register}");
+        Path.Combine(CliSession.DataDirectory, $"office-{store}-{register}");
 
     private static OfficeAdapterOptions OfficeOptions(ParseResult parseResult, Option<string> atol, Option<string> store, Option<string> register, Option<string> dataDir)
     {

@@ -648,6 +648,36 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Print_with_wait_ends_at_needs_attention_with_its_own_exit_code_and_the_job_still_prints_once_the_paper_is_loaded()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"sale-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, Google.Protobuf.JsonFormatter.Default.Format(Sale("cli-paper", 120_00, 41)));
+        _printer.PaperPresent = false;
+        try
+        {
+            await using (StartAdapter())
+            {
+                var (code, output, error) = await CliAsync(CancellationToken.None, "fiscal", "print", file, "--wait");
+                var jobId = output.Split('\n').First(l => l.StartsWith("job ", StringComparison.Ordinal))["job".Length..].Trim();
+                var printedBefore = _printer.Receipts.Count;
+                _printer.PaperPresent = true;
+                var done = await UntilAsync(jobId, PrintJobState.Done);
+
+                Assert.True(code == Loyalty.PosAdapter.Cli.ExitCodes.NeedsAttention, $"exit {code}: {output}{error}");
+                Assert.Matches(@"state\s+needs attention\n", output);
+                Assert.Contains("paper", output);
+                Assert.Equal(0, printedBefore);
+                Assert.Equal(done.FiscalDocumentNumber, _printer.Receipts.Single().FiscalDocumentNumber);
+            }
+        }
+        finally
+        {
+            _printer.PaperPresent = true;
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task A_reprint_prints_a_non_fiscal_copy_with_the_same_fiscal_data_and_QR_code_and_no_new_fiscal_document()
     {
         var job = await _driver.SubmitReceiptAsync(Sale("to-copy", 780_00, 41));

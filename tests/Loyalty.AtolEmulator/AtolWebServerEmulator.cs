@@ -25,6 +25,13 @@ public sealed record AtolEmulatorOptions
     public int MaxJobs { get; init; } = 10_000;
     /// <summary>A shift may stay open this long; then fiscal receipts fail with error 68 (protocols.md §1.5).</summary>
     public TimeSpan MaxShiftLength { get; init; } = TimeSpan.FromHours(24);
+    /// <summary>The port on 127.0.0.1 (0: a free one, as tests want; a fixed one for a hosted emulator). Kept across <see cref="AtolWebServerEmulator.RestartAsync"/>.</summary>
+    public int Port { get; init; }
+    /// <summary>
+    /// Told of every document the FN closes, in order (the console host prints a line per document).
+    /// Called on the emulator's worker under its lock, so it must be quick and must not call back into the emulator.
+    /// </summary>
+    public Action<EmulatedDocument>? DocumentClosed { get; init; }
 }
 
 /// <summary>
@@ -36,7 +43,7 @@ public sealed record AtolEmulatorOptions
 /// a restart that loses the queue but keeps the documents, a blocked queue resolved later either
 /// way, paper out, cover open, shift over 24 h (error 68), and any error code on a matching task
 /// (optionally after fiscalising, as a real device sometimes does: field cases B1).
-/// Listens on 127.0.0.1 with a free port; <see cref="BaseAddress"/> says where.
+/// Listens on 127.0.0.1 only, on a free port unless told one; <see cref="BaseAddress"/> says where.
 /// </summary>
 public sealed class AtolWebServerEmulator : IAsyncDisposable
 {
@@ -75,9 +82,10 @@ public sealed class AtolWebServerEmulator : IAsyncDisposable
         shiftNumber = options.ShiftNumber;
         shiftOpen = options.ShiftOpen;
         shiftOpenedAt = options.ClockStart;
+        port = options.Port;
     }
 
-    /// <summary>Starts the emulator on 127.0.0.1 and a free port.</summary>
+    /// <summary>Starts the emulator on 127.0.0.1 and <see cref="AtolEmulatorOptions.Port"/> (by default a free port).</summary>
     public static async Task<AtolWebServerEmulator> StartAsync(AtolEmulatorOptions? options = null)
     {
         var emulator = new AtolWebServerEmulator(options ?? new AtolEmulatorOptions());
@@ -473,6 +481,7 @@ public sealed class AtolWebServerEmulator : IAsyncDisposable
         var document = new EmulatedDocument(type, job.Uuid, lastFd, signSeed.ToString(CultureInfo.InvariantCulture), shiftNumber, receiptNumber,
             Truncate(Now), total, (JsonObject)task.DeepClone());
         documents.Add(document);
+        options.DocumentClosed?.Invoke(document);
         return document;
     }
 

@@ -136,12 +136,105 @@ public class CommandLineTests
         Assert.Equal(exitCode, ExitCodes.For(code));
     }
 
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    [Fact]
+    public void A_print_job_that_waits_for_a_person_ends_wait_with_its_own_exit_code_apart_from_done_and_failed()
+    {
+        Assert.Equal(ExitCodes.Success, ExitCodes.ForPrintJob(Loyalty.Protos.V1.PrintJobState.Done));
+        Assert.Equal(ExitCodes.Refused, ExitCodes.ForPrintJob(Loyalty.Protos.V1.PrintJobState.Failed));
+        Assert.Equal(ExitCodes.NeedsAttention, ExitCodes.ForPrintJob(Loyalty.Protos.V1.PrintJobState.NeedsAttention));
+        Assert.Equal(8, ExitCodes.NeedsAttention);
+        Assert.Contains("8 ", ExitCodes.Summary);
+    }
+
+    private static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunAsync(CancellationToken.None, args);
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(CancellationToken cancellationToken, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var exitCode = await LoyaltyCommandLine.RunAsync(args, new InvocationConfiguration { Output = output, Error = error });
+        var exitCode = await LoyaltyCommandLine.RunAsync(args, new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
         return (exitCode, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("truncated", "{\"operationId\": \"x\", ", "(line 1, byte 22)")]
+    [InlineData("empty", "", "the file is empty")]
+    [InlineData("leading 0xFF", "\xFF{}", "(line 1, byte 1)")]
+    [InlineData("trailing brace", "{\"operationId\": \"x\"}}", "(line 1, byte 21)")]
+    [InlineData("comment", "{}\n// a comment\n", "(line 2, byte 1)")]
+    [InlineData("unknown field", "{\"operationId\": \"x\", \"colour\": 1}", "colour")]
+    public async Task A_sale_file_that_is_not_a_SubmitReceiptRequest_in_protobuf_JSON_is_one_line_naming_the_file_and_where_with_exit_code_3(string what, string content, string expected)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"sale-{what.Replace(' ', '-')}-{Guid.NewGuid():N}.json");
+        // \xFF stands for the byte 0xFF (not U+00FF); everything else is written as UTF-8.
+        var bytes = content.StartsWith('\xFF') ? [0xFF, .. System.Text.Encoding.UTF8.GetBytes(content[1..])] : System.Text.Encoding.UTF8.GetBytes(content);
+        await File.WriteAllBytesAsync(file, bytes);
+        try
+        {
+            var (exitCode, output, error) = await RunAsync("fiscal", "print", file, "--server", ClosedPortAddress(), "--key", "lk_a_b");
+
+            Assert.Equal(ExitCodes.InvalidInput, exitCode);
+            Assert.Equal("", output);
+            Assert.StartsWith($"error: INVALID_ARGUMENT: {file}: not a SubmitReceiptRequest in protobuf JSON: ", error);
+            Assert.Contains(expected, error);
+            Assert.Single(error.TrimEnd().Split('\n'));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task A_sale_file_in_UTF_8_with_a_byte_order_mark_is_read_past_the_mark()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"sale-bom-{Guid.NewGuid():N}.json");
+        await File.WriteAllBytesAsync(file, [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes("{\"operationId\": \"x\", \"officeRegisterId\": \"Офис-1\"}")]);
+        try
+        {
+            var request = await ProtobufJsonFile.ReadAsync<Loyalty.Protos.V1.SubmitReceiptRequest>(file, CancellationToken.None);
+
+            Assert.Equal(("x", "Офис-1"), (request.OperationId, request.OfficeRegisterId));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task The_office_adapter_keeps_its_journal_under_LOYALTY_DATA_DIR_wherever_it_is_started_and_names_it_by_its_absolute_path()
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "loyalty-cli-data-" + Guid.NewGuid().ToString("N"));
+        var relative = "loyalty-cli-relative-" + Guid.NewGuid().ToString("N");
+        var journal = Path.Combine(dataDirectory, "office-S1-OFFICE-1", "fiscal-journal.log");
+        var before = Environment.GetEnvironmentVariable(CliSession.DataDirectoryVariable);
+        // The variable is the process's: this class's tests run one at a time, and no other class of this project reads it.
+        Environment.SetEnvironmentVariable(CliSession.DataDirectoryVariable, dataDirectory);
+        try
+        {
+            var none = await RunAsync("office", "status", "--store", "S1", "--register", "OFFICE-1");
+            using var stop = new CancellationTokenSource();
+            // No server answers: the adapter opens its journal, says where, and waits to reconnect until stopped.
+            var run = RunAsync(stop.Token, "office", "run", "--atol", "http://127.0.0.1:16732/", "--store", "S1", "--register", "OFFICE-1",
+                "--server", ClosedPortAddress(), "--key", "lk_a_b");
+            for (var round = 0; round < 600 && !File.Exists(journal) && !run.IsCompleted; round++) await Task.Delay(50);
+            stop.Cancel();
+            var (_, runOutput, runError) = await run;
+            Environment.SetEnvironmentVariable(CliSession.DataDirectoryVariable, relative);
+            var relativeNone = await RunAsync("office", "status", "--store", "S1", "--register", "OFFICE-1");
+
+            Assert.Equal(0, none.ExitCode);
+            Assert.Contains($"No journal in {Path.GetDirectoryName(journal)}:", none.Output);
+            Assert.True(File.Exists(journal), runOutput + runError);
+            Assert.Contains($"journal {journal} (new: no document in it yet).", runOutput);
+            Assert.Contains($"No journal in {Path.Combine(Path.GetFullPath(relative), "office-S1-OFFICE-1")}:", relativeNone.Output);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(CliSession.DataDirectoryVariable, before);
+            if (Directory.Exists(dataDirectory)) Directory.Delete(dataDirectory, recursive: true);
+        }
     }
 
     private static string ClosedPortAddress()

@@ -33,7 +33,10 @@ public sealed class GrainCallFailures(CardGrainOptions options) : IOutgoingGrain
         // OrleansException covers the rest of what the runtime itself throws at a caller (a directory or
         // activation failure during a membership change): the call may or may not have run, exactly
         // the UNAVAILABLE contract; it never means the request was wrong.
-        catch (Exception error) when (IsOurs(context) && error is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or OrleansException)
+        // A reply that could not be serialised on the silo that ran the call (an exception type without
+        // a codec) leaves the outcome unknown too; the silo that ran it logged the original error.
+        catch (Exception error) when (IsOurs(context) && error is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or OrleansException
+                                          or Orleans.Serialization.SerializerException)
         {
             throw new CardException(CardErrorCode.Unavailable,
                 $"The server holding {What(context).ToLowerInvariant()} could not be reached or did not answer in time; if this was a write, it may or may not have been stored. Retry with the same operation id.");

@@ -93,6 +93,7 @@ public static class SiloSetup
             o.ClassSpecificCollectionAge[typeof(CardGrain).FullName!] = options.Cards.IdleTimeout;
         });
         silo.AddOutgoingGrainCallFilter<GrainCallFailures>();
+        silo.AddIncomingGrainCallFilter<GrainDatabaseFailures>();
         silo.Services.AddSingleton(options.Cards);
         silo.Services.AddSerializer(serializer => serializer.AddJsonSerializer(IsCarriedAsJson, Json.Options));
     }

@@ -221,6 +221,42 @@ public class ServerLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_key_revoked_through_one_server_is_refused_by_the_other_server_of_the_cluster_once_its_cache_second_has_passed()
+    {
+        await using var first = await StartAsync();
+        var secondDirectory = TestDatabase.CreateTempDirectory();
+        try
+        {
+            await using var second = await StartAsync((SiloOptions.DataDirectoryVariable, secondDirectory));
+            var admin = (await File.ReadAllTextAsync(first.Options.AdminKeyPath)).Trim();
+            using var one = new RawGrpc(first.GrpcAddress);
+            using var two = new RawGrpc(second.GrpcAddress);
+            var created = (await one.CallAsync("/loyalty.v1.Admin/CreateApiKey", new CreateApiKeyRequest { Role = "pos", StoreId = "S1", Name = "lost till" }, admin)).Message(CreateApiKeyReply.Parser);
+            var probe = new GetCardRequest { CardNumber = "2000001" };
+            // The second server has verified the key and keeps it for its cache second.
+            Assert.Equal(5, (await two.CallAsync("/loyalty.v1.Cards/GetCard", probe, created.ApiKey)).GrpcStatus);   // NOT_FOUND: the key works
+
+            Assert.Equal(0, (await one.CallAsync("/loyalty.v1.Admin/RevokeApiKey", new RevokeApiKeyRequest { KeyId = created.KeyId }, admin)).GrpcStatus);
+            // The cache second, with room for a slow machine; counted in calls, each after a short pause.
+            int? status;
+            var calls = 0;
+            do
+            {
+                await Task.Delay(100);
+                status = (await two.CallAsync("/loyalty.v1.Cards/GetCard", probe, created.ApiKey)).GrpcStatus;
+                calls++;
+            }
+            while (status != 16 && calls < 50);
+
+            Assert.Equal(16, status);   // UNAUTHENTICATED on the other server too
+        }
+        finally
+        {
+            TestDatabase.DeleteTempDirectory(secondDirectory);
+        }
+    }
+
+    [Fact]
     public async Task The_last_admin_key_in_force_cannot_be_revoked_so_the_server_always_has_an_administrator()
     {
         await using var server = await StartAsync();

@@ -131,8 +131,8 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
     /// <summary>
     /// Commits the hold (or books the accrual) of a done job, or cancels the hold of a failed one,
     /// under an operation id derived from the job: a repeated report or a restart books once. A
-    /// hold that timed out while the printer waited is held again and committed, since the receipt
-    /// shows the discount. A card's refusal is recorded on the job; a transient error leaves the
+    /// hold that timed out while the printer waited, or was cancelled by hand before the job was
+    /// stored, is held again and committed, since the receipt shows the discount. A card's refusal is recorded on the job; a transient error leaves the
     /// step owed for the next report or activation.
     /// </summary>
     private async Task<PrintJob> SettleBonusesAsync(PrintJob job, CancellationToken cancellationToken)
@@ -152,7 +152,11 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
                 {
                     result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit"), request.LoyaltyReceipt(), holdId, cancellationToken);
                 }
-                catch (CardException expired) when (holdId is not null && expired.Code == CardErrorCode.AlreadyResolved && expired.Message.Contains("expired", StringComparison.Ordinal))
+                // The receipt is printed with the discount, so the bonuses are owed whatever became of the
+                // hold meanwhile: timed out while the printer waited, or cancelled by hand in the moment
+                // between the submit's hold check and the job being stored (Cards.Cancel refuses it after).
+                catch (CardException gone) when (holdId is not null && gone.Code == CardErrorCode.AlreadyResolved
+                                                  && (gone.Message.Contains("expired", StringComparison.Ordinal) || gone.Message.Contains("was cancelled", StringComparison.Ordinal)))
                 {
                     var again = await card.RedeemAsync(PrintQueue.BonusOperationId(job, "hold-again"), request.LoyaltyReceipt(), request.BonusKopecks, cancellationToken);
                     result = await card.CommitAsync(PrintQueue.BonusOperationId(job, "commit-again"), request.LoyaltyReceipt(), again.HoldId, cancellationToken);

@@ -42,4 +42,38 @@ public sealed class PrintJobMigrationTests
         var plain = (await store.LoadAsync("pj_plain", CancellationToken.None))!.Request;
         Assert.Equal(PrintJobStore.SubmitKey(withoutBonuses.Request), PrintJobStore.SubmitKey(plain));
     }
+
+    [Fact]
+    public async Task Migration_0014_keeps_the_first_job_of_a_sale_the_build_before_queued_twice_as_the_sale_and_refuses_a_third()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await TestDatabase.CreateAsync("print_migration_0014"));
+        await Migrator.ApplyAsync(dataSource);
+        var store = new PrintJobStore(dataSource);
+        await Execute(dataSource, "DROP INDEX print_jobs_one_per_sale");
+        IReadOnlyList<ReceiptLine> lines = [new ReceiptLine("WATER19", "water", "Вода", 1000, 350_00, 350_00)];
+        IReadOnlyList<PrintLineDetail> details = [new PrintLineDetail("WATER19", 0, PrintVat.Vat20)];
+        // The build before accepted the same receipt under two operation ids; a third job of it failed; a copy repeats it.
+        var first = StoredJob("pj_first", 1, lines, details, 350_00);
+        var second = StoredJob("pj_second", 1, lines, details, 350_00) with { SubmittedAt = Now.AddMinutes(1) };
+        var failed = StoredJob("pj_failed", 1, lines, details, 350_00) with { State = PrintJobState.Failed, SubmittedAt = Now.AddMinutes(-5) };
+        var copy = StoredJob("pj_copy", 1, lines, details, 350_00) with { Request = first.Request with { OperationId = "op-copy", HoldId = null, ReprintOf = "pj_first" } };
+        await store.TryInsertManyAsync([first with { Request = first.Request with { OperationId = "op-a" } }, second with { Request = second.Request with { OperationId = "op-b" } },
+            failed with { Request = failed.Request with { OperationId = "op-c" } }, copy], CancellationToken.None);
+        await Execute(dataSource, "DROP INDEX print_jobs_by_hold; ALTER TABLE print_jobs DROP COLUMN receipt_ref, DROP COLUMN hold_id; " +
+            "DELETE FROM schema_version WHERE version = '0014_one_print_job_per_sale'");
+
+        Assert.Equal(["0014_one_print_job_per_sale"], await Migrator.ApplyAsync(dataSource));
+
+        Assert.Equal("pj_first", (await store.LoadSaleAsync("W1", "DRIVER-1/1/1", CancellationToken.None))?.JobId);
+        Assert.Equal("pj_first", (await store.LoadOpenJobOfHoldAsync(first.Request.HoldId!, CancellationToken.None))?.JobId);
+        var third = StoredJob("pj_third", 1, lines, details, 350_00) with { SubmittedAt = Now.AddMinutes(2) };
+        var inserted = await store.TryInsertManyAsync([third with { Request = third.Request with { OperationId = "op-d" } }], CancellationToken.None);
+        Assert.False(Assert.Single(inserted));
+    }
+
+    private static async Task Execute(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
 }

@@ -60,9 +60,11 @@ public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
             case Role.Pos:
                 throw OtherStore(caller, storeId);
             default:
-                throw Rpc.Error(StatusCode.PermissionDenied, $"A {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
+                throw Rpc.Error(StatusCode.PermissionDenied, $"{Article(caller.Role)} {ApiKeyStore.RoleName(caller.Role)} key may not act for a register; use a pos or admin key.");
         }
     }
+
+    private static string Article(Role role) => role == Role.Accountant || role == Role.Admin ? "An" : "A";
 
     /// <summary>
     /// The office register's own side of its print queue (its feed of jobs, their results): an admin,
@@ -84,7 +86,7 @@ public sealed class Access(ApiKeyStore keys, KeyRateLimiter rate)
         var caller = Authenticated(context);
         return caller.Role is Role.Admin or Role.Pos
             ? caller
-            : throw Rpc.Error(StatusCode.PermissionDenied, $"A {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
+            : throw Rpc.Error(StatusCode.PermissionDenied, $"{Article(caller.Role)} {ApiKeyStore.RoleName(caller.Role)} key may not change balances; use a pos or admin key.");
     }
 
     public Caller Admin(ServerCallContext context)

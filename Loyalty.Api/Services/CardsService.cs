@@ -50,6 +50,7 @@ public sealed class CardsService(CardDirectory cards, Access access, PrintQueues
         var receipt = ToDomain(request.Receipt);
         access.RegisterOfStore(context, receipt.Ref.StoreId);
         var holdId = string.IsNullOrEmpty(request.HoldId) ? null : request.HoldId;
+        if (holdId is not null) await RefuseIfPrintJobSettlesAsync(holdId, "committed", context.CancellationToken);
         var result = await cards.Card(request.CardNumber).CommitAsync(request.OperationId, receipt, holdId, context.CancellationToken);
         return new CommitReply
         {
@@ -65,14 +66,21 @@ public sealed class CardsService(CardDirectory cards, Access access, PrintQueues
         var caller = access.Register(context);
         // A register may cancel only holds made for its own store's receipts; the card checks it in its turn.
         var storeId = caller.Role == Auth.Role.Pos ? caller.StoreId : null;
-        // A hold an office register's print job will commit is settled by that job (committed when
-        // printed, cancelled if it fails); cancelling it by hand would leave the printed discount unpaid.
-        if (await printQueues.Store.LoadOpenJobOfHoldAsync(request.HoldId, context.CancellationToken) is { } job)
-            throw Grpc.Rpc.Error(StatusCode.FailedPrecondition,
-                $"Hold {request.HoldId} belongs to print job {job.JobId} ({job.State}) of office register {job.Request.StoreId}/{job.Request.OfficeRegisterId}: " +
-                "the job commits it when the receipt is printed and cancels it if printing fails.");
+        await RefuseIfPrintJobSettlesAsync(request.HoldId, "cancelled", context.CancellationToken);
         var result = await cards.CancelHoldAsync(request.OperationId, request.HoldId, context.CancellationToken, storeId);
         return new CancelReply { Released = result.ReleasedKopecks, Card = ToWire(result.Card) };
+    }
+
+    /// <summary>
+    /// A hold an office register's open print job settles is the job's: committed when the receipt is
+    /// printed, cancelled if printing fails. Committing it by hand could book bonuses for a receipt never
+    /// fiscalised; cancelling it would leave a printed discount unpaid (FAILED_PRECONDITION, naming the job).
+    /// </summary>
+    private async Task RefuseIfPrintJobSettlesAsync(string holdId, string what, CancellationToken cancellationToken)
+    {
+        if (await printQueues.Store.OpenJobOfHoldAsync(holdId, cancellationToken) is { } job)
+            throw Grpc.Rpc.Error(StatusCode.FailedPrecondition,
+                $"Hold {holdId} belongs to print job {job}: the job commits it when the receipt is printed and cancels it if printing fails; it cannot be {what} by hand.");
     }
 
     public override async Task<RefundReply> Refund(RefundRequest request, ServerCallContext context)

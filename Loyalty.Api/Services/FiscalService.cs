@@ -21,7 +21,8 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
 
     public override async Task<V1.PrintJob> SubmitReceipt(V1.SubmitReceiptRequest request, ServerCallContext context)
     {
-        var caller = access.RegisterOfStore(context, request.Receipt?.Ref?.StoreId);
+        if (request.Receipt?.Ref is null) throw Grpc.Rpc.Error(StatusCode.InvalidArgument, "receipt with its ref (store, register, shift, receipt number) is required.");
+        var caller = access.RegisterOfStore(context, request.Receipt.Ref.StoreId);
         var electronicByDefault = request.Delivery == V1.ReceiptDelivery.Unspecified
             && await queues.Store.ElectronicOnlyAsync(caller.KeyId, context.CancellationToken);
         var job = await queues.SubmitAsync(FiscalMapping.ToDomain(request, caller.KeyId, electronicByDefault), context.CancellationToken);
@@ -105,9 +106,11 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
                 : throw Grpc.Rpc.Error(StatusCode.InvalidArgument, $"contact '{request.Contact}' is not a Russian mobile number (+7 9XX XXX-XX-XX); an SMS link goes to a mobile phone.")
             : Loyalty.Protos.ContactText.IsValidEmail(request.Contact.Trim()) ? request.Contact.Trim()
                 : throw Grpc.Rpc.Error(StatusCode.InvalidArgument, $"contact '{request.Contact}' is not an e-mail address.");
-        if (await queues.Store.TryCountResendAsync(job.JobId, PrintQueue.MaxResendsPerReceipt, context.CancellationToken) is null)
+        // Counted on the receipt's own job: a copy (reprint) is the same receipt and starts no new count.
+        var receiptJob = job.Request.ReprintOf ?? job.JobId;
+        if (await queues.Store.TryCountResendAsync(receiptJob, PrintQueue.MaxResendsPerReceipt, context.CancellationToken) is null)
             throw Grpc.Rpc.Error(StatusCode.FailedPrecondition,
-                $"The link of job {job.JobId} was already sent again {PrintQueue.MaxResendsPerReceipt} times, the most one receipt allows; print a paper copy instead (ReprintReceipt).");
+                $"The link of receipt job {receiptJob} was already sent again {PrintQueue.MaxResendsPerReceipt} times, the most one receipt allows (copies included); print a paper copy instead (ReprintReceipt).");
         var (noted, sent) = await NotifyAsync(job, channel, contact, context.CancellationToken);
         if (!sent) throw Grpc.Rpc.Error(noted.Notice!.StartsWith("No ", StringComparison.Ordinal) ? StatusCode.FailedPrecondition : StatusCode.Unavailable, noted.Notice);
         return FiscalMapping.ToWire(noted);
@@ -155,7 +158,8 @@ public sealed class FiscalService(PrintQueues queues, Access access, Web.Receipt
 
     public override async Task<V1.DisplayLink> GetDisplayLink(V1.GetDisplayLinkRequest request, ServerCallContext context)
     {
-        access.RegisterOfStore(context, request.StoreId);
+        // The display stands by the office register: its own key (or an admin) sets it up; a driver's key may not break its link.
+        access.OfficeRegister(context, request.StoreId, request.OfficeRegisterId);
         Validate.Identifier(request.StoreId, "store_id");
         Validate.Identifier(request.OfficeRegisterId, "office_register_id");
         var token = await queues.Store.DisplayTokenAsync(request.StoreId, request.OfficeRegisterId, PrintQueue.NewReceiptToken(), request.Rotate, DateTimeOffset.UtcNow, context.CancellationToken);

@@ -101,12 +101,17 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
 
-    /// <summary>A job neither done nor failed that commits <paramref name="holdId"/> when printed, or null.</summary>
-    public async Task<PrintJob?> LoadOpenJobOfHoldAsync(string holdId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The open job (neither done nor failed) that settles <paramref name="holdId"/>, as "job id (state) of office register store/register",
+    /// or null. One index probe and no request text: it is asked on every commit of a hold.
+    /// </summary>
+    public async Task<string?> OpenJobOfHoldAsync(string holdId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM print_jobs WHERE hold_id = $1 AND state NOT IN ('Done', 'Failed') LIMIT 1");
+        await using var command = dataSource.CreateCommand(
+            "SELECT job_id || ' (' || state || ') of office register ' || store_id || '/' || office_register_id FROM print_jobs " +
+            "WHERE hold_id = $1 AND state NOT IN ('Done', 'Failed') LIMIT 1");
         command.Parameters.Add(new NpgsqlParameter { Value = holdId });
-        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
     /// <summary>A register's open jobs (neither done nor failed, or done/failed with a bonus step owed) and its last sequence.</summary>

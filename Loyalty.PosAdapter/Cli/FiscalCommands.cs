@@ -27,10 +27,20 @@ public static partial class LoyaltyCommandLine
         {
             var request = await ProtobufJsonFile.ReadAsync<SubmitReceiptRequest>(parseResult.GetRequiredValue(file), cancellationToken);
             var job = await RetryPolicy.Default.ExecuteAsync(request, (r, token) => session.Client.SubmitReceiptAsync(r, null, token), cancellationToken);
+            if (parseResult.GetValue(wait) && job.State is PrintJobState.Queued or PrintJobState.Printing)
+                await session.Error.WriteLineAsync($"Job {job.JobId} is stored on the server; waiting for the office register.");
             while (parseResult.GetValue(wait) && job.State is PrintJobState.Queued or PrintJobState.Printing)
             {
                 await Task.Delay(WaitPollInterval, cancellationToken);
-                job = await session.Client.GetPrintJobAsync(job.JobId, cancellationToken: cancellationToken);
+                try
+                {
+                    job = await RetryPolicy.Default.ExecuteAsync(job.JobId, (id, token) => session.Client.GetPrintJobAsync(id, null, token), cancellationToken);
+                }
+                catch (RpcException lost)
+                {
+                    // The sale is stored and will print whatever happens to this wait; say so, not "nothing was sent".
+                    throw new RpcException(lost.StatusCode, $"Job {job.JobId} is stored and queued, but following it failed: {lost.Message} Follow it with 'fiscal status {job.JobId}'.", lost);
+                }
             }
             session.Output.Reply(job, () => WritePrintJob(session.Output, job));
             return ExitCodes.ForPrintJob(job.State);
@@ -132,8 +142,14 @@ public static partial class LoyaltyCommandLine
             options = options with { Printer = options.Printer with { UserName = parseResult.GetValue(atolUser), Password = parseResult.GetValue(atolPassword) } };
             await using var adapter = OfficeAdapter.Open(options, session.Client);
             var log = session.Output.Writer;
-            adapter.JobHandled = handled => log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{DateTimeOffset.Now:HH:mm:ss} {handled.JobId} {Output.Words(handled.Fiscal.State)} FD {handled.Fiscal.Fiscal?.FiscalDocumentNumber} {handled.Fiscal.Message}{(handled.Reported is null ? " (not reported yet: the server is away)" : "")}"));
+            adapter.JobHandled = handled =>
+            {
+                var reported = handled.Refused is { } refused ? $" RESULT REFUSED BY THE SERVER ({refused}): the register's document stands; reconcile it with the job by hand."
+                    : handled.Reported is null ? " (not reported yet: the server is away)" : "";
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{DateTimeOffset.Now:HH:mm:ss} {handled.JobId} {Output.Words(handled.Fiscal.State)} FD {handled.Fiscal.Fiscal?.FiscalDocumentNumber} {handled.Fiscal.Message}{reported}"));
+            };
+            adapter.FeedLost = notice => log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{DateTimeOffset.Now:HH:mm:ss} {notice}"));
             // The journal's absolute path and whether it is new: a journal that is new by mistake (another directory) is how a receipt gets printed twice.
             var documents = adapter.Printer.Journal.Entries.Select(e => e.DocumentKey).Distinct().Count();
             await log.WriteLineAsync($"Office adapter for {options.StoreId}/{options.RegisterId} on {options.Printer.BaseAddress}; journal {adapter.Printer.Journal.Path} " +

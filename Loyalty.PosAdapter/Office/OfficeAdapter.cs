@@ -1,5 +1,6 @@
 using Loyalty.PosAdapter.Client;
 using Loyalty.PosAdapter.Fiscal;
+using Loyalty.Protos;
 using Loyalty.Protos.V1;
 
 namespace Loyalty.PosAdapter.Office;
@@ -24,8 +25,12 @@ public sealed record OfficeAdapterOptions
     public int MaxReportsInFlight { get; init; } = 8;
 }
 
-/// <summary>What the adapter did with one job (for the log and the tests).</summary>
-public sealed record OfficeJobOutcome(string JobId, FiscalOutcome Fiscal, PrintJob? Reported);
+/// <summary>
+/// What the adapter did with one job (for the log and the tests). <paramref name="Refused"/> is the
+/// server's refusal of the result ("code: sentence"), when it refused rather than went away: the
+/// register's document stands, so a person must reconcile it with the job.
+/// </summary>
+public sealed record OfficeJobOutcome(string JobId, FiscalOutcome Fiscal, PrintJob? Reported, string? Refused = null);
 
 /// <summary>
 /// The office register's adapter (issue 13 point 4): takes the register's print jobs from the
@@ -67,6 +72,9 @@ public sealed class OfficeAdapter : IAsyncDisposable
     /// <summary>Called after each job is handled (tests and the log).</summary>
     public Action<OfficeJobOutcome>? JobHandled { get; set; }
 
+    /// <summary>Called when the feed is lost and the adapter is about to connect again (the log).</summary>
+    public Action<string>? FeedLost { get; set; }
+
     /// <summary>Runs until cancelled: the feed, reconnecting after outages; ABORTED (another adapter took the register over) ends it.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -89,6 +97,7 @@ public sealed class OfficeAdapter : IAsyncDisposable
             catch (RpcException error) when (error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Cancelled or StatusCode.ResourceExhausted)
             {
                 if (cancellationToken.IsCancellationRequested) return;
+                FeedLost?.Invoke($"The server's feed was lost ({error.StatusCode.ToWireName()}: {error.Message}); connecting again in {_options.ReconnectDelay.TotalSeconds:0.#} s.");
             }
             finally
             {
@@ -161,10 +170,13 @@ public sealed class OfficeAdapter : IAsyncDisposable
     private async Task<OfficeJobOutcome> FinishAsync(string jobId, FiscalOutcome outcome, CancellationToken cancellationToken)
     {
         PrintJob? reported = null;
+        string? refused = null;
         try { reported = await ReportAsync(jobId, outcome, cancellationToken); }
-        catch (RpcException) { /* refused (e.g. a contradiction the server names) or the server went away: the job stays open on the server */ }
+        // The server refused the result (the job was reported otherwise meanwhile, or contradicts it):
+        // the register's document stands, so say so loudly; the job stays as the server has it.
+        catch (RpcException refusal) { refused = $"{refusal.StatusCode.ToWireName()}: {refusal.Message}"; }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
-        var handled = new OfficeJobOutcome(jobId, outcome, reported);
+        var handled = new OfficeJobOutcome(jobId, outcome, reported, refused);
         JobHandled?.Invoke(handled);
         return handled;
     }

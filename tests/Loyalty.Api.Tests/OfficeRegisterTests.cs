@@ -402,17 +402,24 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
-    public async Task A_hold_bound_to_an_open_print_job_cannot_be_cancelled_by_hand_and_the_job_commits_it_once_printed()
+    public async Task A_hold_bound_to_an_open_print_job_can_be_neither_cancelled_nor_committed_by_hand_and_the_job_commits_it_once_printed()
     {
         var (card, hold, sale) = await BonusSaleAsync("bound-hold", 20_00);
         var job = await _driver.SubmitReceiptAsync(sale);
 
         var cancel = await Assert.ThrowsAsync<RpcException>(() => _driver.CancelAsync(new CancelRequest { OperationId = "bound-hold-cancel", HoldId = hold.HoldId }));
+        var commit = await Assert.ThrowsAsync<RpcException>(() => _driver.CommitAsync(new CommitRequest
+        {
+            OperationId = "bound-hold-commit", CardNumber = card, HoldId = hold.HoldId,
+            Receipt = new Receipt { Ref = sale.Receipt.Ref, Lines = { sale.Receipt.Lines.Select(l => new ReceiptLine(l) { Amount = l.Amount + hold.Lines.Single(h => h.Sku == l.Sku).Discount }) } },
+        }));
         await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
         for (var round = 0; round < 100 && job.Bonuses != "committed"; round++) { await Task.Delay(50); job = await _driver.GetPrintJobAsync(job.JobId); }
 
         Assert.Equal(StatusCode.FailedPrecondition, cancel.StatusCode);
         Assert.Contains($"belongs to print job {job.JobId}", cancel.Message);
+        Assert.Equal(StatusCode.FailedPrecondition, commit.StatusCode);
+        Assert.Contains("cannot be committed by hand", commit.Message);
         Assert.Equal("committed", job.Bonuses);
         Assert.Equal(0, (await _admin.GetCardAsync(card)).Held);
     }
@@ -579,12 +586,13 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
-    public async Task The_customer_display_is_read_only_through_its_random_link_which_only_the_store_gets_and_rotating_it_ends_the_old_one()
+    public async Task The_customer_display_is_read_only_through_its_random_link_which_only_the_office_register_gets_and_rotating_it_ends_the_old_one()
     {
         var job = await _driver.SubmitReceiptAsync(Sale("display-private", 250_00, 31));
         await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
         var link = await _office.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office });
-        var again = await _driver.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office });
+        var again = await _office.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office });
+        var byDriver = await Assert.ThrowsAsync<RpcException>(() => _driver.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office, Rotate = true }));
         using var stranger = await PosClientAsync("other-" + _store, "stranger");
 
         var refused = await Assert.ThrowsAsync<RpcException>(() => stranger.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office }));
@@ -594,6 +602,7 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
         var rotated = await _office.GetDisplayLinkAsync(new GetDisplayLinkRequest { StoreId = _store, OfficeRegisterId = Office, Rotate = true });
 
         Assert.Equal(link.Path, again.Path);
+        Assert.Equal(StatusCode.PermissionDenied, byDriver.StatusCode);
         Assert.Matches("^/display/[A-Za-z0-9_-]{32}$", link.Path);
         Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, byName.StatusCode);

@@ -112,7 +112,12 @@ public sealed class ReceiptLinkTests(NotifyingServerFixture server) : IClassFixt
         };
         sale.Receipt.Lines.Add(new ReceiptLine { Sku = "WATER19", Category = "water", Name = "Вода 19 л", QuantityMilli = 2000, Price = 350_00, Amount = 700_00 });
         sale.Payments.Add(new FiscalPaymentPart { Type = FiscalPaymentKind.Card, Amount = 700_00 });
-        var job = await _driver.SubmitReceiptAsync(sale);
+        return await PrintedAsync(await _driver.SubmitReceiptAsync(sale), delivery);
+    }
+
+    /// <summary>Runs the office adapter until <paramref name="job"/> is done (and, for a link delivery, its notice is in).</summary>
+    private async Task<PrintJob> PrintedAsync(PrintJob job, ReceiptDelivery delivery = ReceiptDelivery.Paper)
+    {
         await using var adapter = OfficeAdapter.Open(new OfficeAdapterOptions
         {
             StoreId = _store, RegisterId = Office,
@@ -188,6 +193,12 @@ public sealed class ReceiptLinkTests(NotifyingServerFixture server) : IClassFixt
         Assert.Equal(5, server.Sms.Count(q => q["to"] == "+79160003344"));
         var refused = await Assert.ThrowsAsync<RpcException>(() => _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = job.JobId, Channel = ResendChannel.Sms }));
         Assert.Contains("already sent again 5 times", refused.Message);
+        // A paper copy is the same receipt: its job starts no new count.
+        var copy = await PrintedAsync(await _driver.ReprintReceiptAsync(new ReprintReceiptRequest { JobId = job.JobId, OperationId = "sms-bound-copy" }));
+        var viaCopy = await Assert.ThrowsAsync<RpcException>(() => _driver.ResendReceiptAsync(new ResendReceiptRequest { JobId = copy.JobId, Channel = ResendChannel.Sms }));
+        Assert.Equal(StatusCode.FailedPrecondition, viaCopy.StatusCode);
+        Assert.Contains($"receipt job {job.JobId} was already sent again 5 times", viaCopy.Message);
+        Assert.Equal(5, server.Sms.Count(q => q["to"] == "+79160003344"));
     }
 
     [Fact]

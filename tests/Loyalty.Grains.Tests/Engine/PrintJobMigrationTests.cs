@@ -44,7 +44,7 @@ public sealed class PrintJobMigrationTests
     }
 
     [Fact]
-    public async Task Migration_0014_keeps_the_first_job_of_a_sale_the_build_before_queued_twice_as_the_sale_and_refuses_a_third()
+    public async Task Migration_0014_keeps_the_first_job_of_a_sale_the_build_before_queued_twice_fails_the_waiting_duplicate_without_touching_the_hold_and_refuses_a_third()
     {
         await using var dataSource = NpgsqlDataSource.Create(await TestDatabase.CreateAsync("print_migration_0014"));
         await Migrator.ApplyAsync(dataSource);
@@ -53,22 +53,30 @@ public sealed class PrintJobMigrationTests
         IReadOnlyList<ReceiptLine> lines = [new ReceiptLine("WATER19", "water", "Вода", 1000, 350_00, 350_00)];
         IReadOnlyList<PrintLineDetail> details = [new PrintLineDetail("WATER19", 0, PrintVat.Vat20)];
         // The build before accepted the same receipt under two operation ids; a third job of it failed; a copy repeats it.
+        // Receipt W1/DRIVER-1/1/1 each time; the queue positions differ.
         var first = StoredJob("pj_first", 1, lines, details, 350_00);
-        var second = StoredJob("pj_second", 1, lines, details, 350_00) with { SubmittedAt = Now.AddMinutes(1) };
-        var failed = StoredJob("pj_failed", 1, lines, details, 350_00) with { State = PrintJobState.Failed, SubmittedAt = Now.AddMinutes(-5) };
-        var copy = StoredJob("pj_copy", 1, lines, details, 350_00) with { Request = first.Request with { OperationId = "op-copy", HoldId = null, ReprintOf = "pj_first" } };
-        await store.TryInsertManyAsync([first with { Request = first.Request with { OperationId = "op-a" } }, second with { Request = second.Request with { OperationId = "op-b" } },
+        var second = StoredJob("pj_second", 1, lines, details, 350_00) with { Sequence = 2, SubmittedAt = Now.AddMinutes(1) };
+        var failed = StoredJob("pj_failed", 1, lines, details, 350_00) with { Sequence = 3, State = PrintJobState.Failed, SubmittedAt = Now.AddMinutes(-5) };
+        var copy = StoredJob("pj_copy", 1, lines, details, 350_00) with { Sequence = 4, Request = first.Request with { OperationId = "op-copy", HoldId = null, ReprintOf = "pj_first" } };
+        var inserted = await store.TryInsertManyAsync([first with { Request = first.Request with { OperationId = "op-a" } }, second with { Request = second.Request with { OperationId = "op-b" } },
             failed with { Request = failed.Request with { OperationId = "op-c" } }, copy], CancellationToken.None);
+        Assert.All(inserted, Assert.True);
         await Execute(dataSource, "DROP INDEX print_jobs_by_hold; ALTER TABLE print_jobs DROP COLUMN receipt_ref, DROP COLUMN hold_id; " +
             "DELETE FROM schema_version WHERE version = '0014_one_print_job_per_sale'");
 
         Assert.Equal(["0014_one_print_job_per_sale"], await Migrator.ApplyAsync(dataSource));
 
         Assert.Equal("pj_first", (await store.LoadSaleAsync("W1", "DRIVER-1/1/1", CancellationToken.None))?.JobId);
-        Assert.Equal("pj_first", (await store.LoadOpenJobOfHoldAsync(first.Request.HoldId!, CancellationToken.None))?.JobId);
-        var third = StoredJob("pj_third", 1, lines, details, 350_00) with { SubmittedAt = Now.AddMinutes(2) };
-        var inserted = await store.TryInsertManyAsync([third with { Request = third.Request with { OperationId = "op-d" } }], CancellationToken.None);
-        Assert.False(Assert.Single(inserted));
+        var duplicate = (await store.LoadAsync("pj_second", CancellationToken.None))!;
+        Assert.Equal((PrintJobState.Failed, BonusSettlement.None, BonusStep.None), (duplicate.State, duplicate.Bonuses, duplicate.OwedBonusStep));
+        Assert.Contains("already print job pj_first", duplicate.Message);
+        Assert.Equal(PrintJobState.Queued, (await store.LoadAsync("pj_copy", CancellationToken.None))!.State);
+        Assert.StartsWith("pj_first (Queued)", await store.OpenJobOfHoldAsync(first.Request.HoldId!, CancellationToken.None));
+        var third = StoredJob("pj_third", 1, lines, details, 350_00) with { Sequence = 5, SubmittedAt = Now.AddMinutes(2) };
+        var thirdInserted = await store.TryInsertManyAsync([third with { Request = third.Request with { OperationId = "op-d" } }], CancellationToken.None);
+        Assert.False(Assert.Single(thirdInserted));
+        var otherSale = StoredJob("pj_other", 2, lines, details, 350_00) with { Sequence = 6 };
+        Assert.True(Assert.Single(await store.TryInsertManyAsync([otherSale], CancellationToken.None)));
     }
 
     private static async Task Execute(NpgsqlDataSource dataSource, string sql)

@@ -8,7 +8,7 @@ using static Loyalty.Api.Services.ProtoMapping;
 namespace Loyalty.Api.Services;
 
 /// <summary>The POS side of the card: proto in, one grain call, proto out. No rule of the programme lives here.</summary>
-public sealed class CardsService(CardDirectory cards, Access access, PrintQueues printQueues) : Cards.CardsBase
+public sealed class CardsService(CardDirectory cards, Access access) : Cards.CardsBase
 {
     /// <summary>The service's full name on the wire.</summary>
     public const string Name = "loyalty.v1.Cards";
@@ -50,6 +50,7 @@ public sealed class CardsService(CardDirectory cards, Access access, PrintQueues
         var receipt = ToDomain(request.Receipt);
         access.RegisterOfStore(context, receipt.Ref.StoreId);
         var holdId = string.IsNullOrEmpty(request.HoldId) ? null : request.HoldId;
+        RefusePrintQueueOperationId(request.OperationId);
         var result = await cards.Card(request.CardNumber).CommitAsync(request.OperationId, receipt, holdId, context.CancellationToken);
         return new CommitReply
         {
@@ -65,22 +66,20 @@ public sealed class CardsService(CardDirectory cards, Access access, PrintQueues
         var caller = access.Register(context);
         // A register may cancel only holds made for its own store's receipts; the card checks it in its turn.
         var storeId = caller.Role == Auth.Role.Pos ? caller.StoreId : null;
-        await RefuseIfPrintJobSettlesAsync(request.HoldId, "cancelled", context.CancellationToken);
+        RefusePrintQueueOperationId(request.OperationId);
         var result = await cards.CancelHoldAsync(request.OperationId, request.HoldId, context.CancellationToken, storeId);
         return new CancelReply { Released = result.ReleasedKopecks, Card = ToWire(result.Card) };
     }
 
     /// <summary>
-    /// A hold an office register's open print job settles is the job's: committed when the receipt is
-    /// printed, cancelled if printing fails; cancelling it by hand would leave a printed discount unpaid
-    /// (FAILED_PRECONDITION, naming the job). Asked on Cancel only: on Commit, the hot path of every
-    /// sale, this query cost 30 % of the receipts per second (grpc-bench); see README's limits.
+    /// The office register's print queue commits and cancels the holds its jobs own under operation ids
+    /// of its own (<see cref="Grains.Domain.PrintQueue.OperationIdPrefix"/>); a client may not use them,
+    /// or it could settle such a hold by hand (INVALID_ARGUMENT).
     /// </summary>
-    private async Task RefuseIfPrintJobSettlesAsync(string holdId, string what, CancellationToken cancellationToken)
+    private static void RefusePrintQueueOperationId(string operationId)
     {
-        if (await printQueues.Store.OpenJobOfHoldAsync(holdId, cancellationToken) is { } job)
-            throw Grpc.Rpc.Error(StatusCode.FailedPrecondition,
-                $"Hold {holdId} belongs to print job {job}: the job commits it when the receipt is printed and cancels it if printing fails; it cannot be {what} by hand.");
+        if (operationId.StartsWith(Grains.Domain.PrintQueue.OperationIdPrefix, StringComparison.Ordinal))
+            throw Grpc.Rpc.Error(StatusCode.InvalidArgument, $"operation_id '{operationId}': ids starting with '{Grains.Domain.PrintQueue.OperationIdPrefix}' are the office register's print queue's own.");
     }
 
     public override async Task<RefundReply> Refund(RefundRequest request, ServerCallContext context)

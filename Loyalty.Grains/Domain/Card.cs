@@ -162,6 +162,29 @@ public static class Card
         return new OpenHoldView(hold.Id, hold.AmountKopecks, hold.Receipt, hold.LineDiscounts, hold.ExpiresAt);
     }
 
+    /// <summary>
+    /// Gives an open hold to the office register's print job <paramref name="printJobId"/> that prints
+    /// its receipt: from then on only that job commits it (when printed) or cancels it (when printing
+    /// fails); by hand it is refused, since a printed discount must be paid and an unprinted sale must
+    /// not be booked. No ledger row: the bonuses stay held. A hold already another job's is refused.
+    /// </summary>
+    public static Decision<bool> BindHoldToPrintJob(CardState state, ProgramSettings program, string holdId, string printJobId, DateTimeOffset now)
+    {
+        var change = new CardChange(state, program, now);
+        var hold = change.ActiveHold(holdId);
+        if (hold.PrintJobId is { } other && other != printJobId)
+            throw new CardException(CardErrorCode.AlreadyResolved, $"Hold {holdId} belongs to print job {other} already.");
+        change.Update(x => x with { Holds = x.Holds.Replace(hold, hold with { PrintJobId = printJobId }) });
+        return change.Finish(_ => true);
+    }
+
+    private static void RequireSettledByItsPrintJob(Hold hold, string operationId, string what)
+    {
+        if (hold.PrintJobId is { } job && !PrintQueue.IsBonusStepOf(operationId, job))
+            throw new CardException(CardErrorCode.AlreadyResolved,
+                $"Hold {hold.Id} belongs to print job {job} of an office register: the job commits it when the receipt is printed and cancels it if printing fails; it cannot be {what} by hand.");
+    }
+
     /// <summary>Commits a receipt: posts its hold, if any, and accrues on the part paid with money.</summary>
     /// <param name="committed">The receipt's committed record, if it was committed already: then the commit is refused, naming it.</param>
     public static Decision<CommitResult> Commit(CardState state, ProgramSettings program, string operationId, Receipt receipt, string? holdId, ReceiptRecord? committed, DateTimeOffset now)
@@ -176,6 +199,7 @@ public static class Card
         if (!string.IsNullOrEmpty(holdId))
         {
             var hold = change.ActiveHold(holdId);
+            RequireSettledByItsPrintJob(hold, operationId, "committed");
             if (!hold.Receipt.SameAs(receipt))
                 throw Validate.Invalid($"Receipt {receipt.Ref} differs from receipt {hold.Receipt.Ref} that hold {holdId} was made for; commit the same receipt or cancel the hold.");
             change.Update(x => x with
@@ -245,6 +269,7 @@ public static class Card
         {
             if (storeId is not null && hold.Receipt.Ref.StoreId != storeId)
                 throw new CardException(CardErrorCode.Forbidden, $"Hold {holdId} was made for a receipt of another store; a register of store {storeId} may not cancel it.");
+            RequireSettledByItsPrintJob(hold, operationId, "cancelled");
             change.Void(hold, operationId, LedgerKind.HoldVoid, HoldResolution.Cancelled);
             return change.Finish(st => new CancelResult(hold.AmountKopecks, HoldResolution.Cancelled, CardView.Of(st)));
         }

@@ -13,10 +13,14 @@ public sealed record Lot(long Id, long RemainingKopecks, DateTimeOffset Availabl
 /// <summary>The part of a lot a hold took; a void gives it back with its original dates.</summary>
 public sealed record LotTake(long AmountKopecks, DateTimeOffset AvailableAt, DateTimeOffset? ExpiresAt);
 
-/// <summary>A pending redemption: bonuses set aside for one receipt until it is committed, cancelled, or times out.</summary>
+/// <summary>
+/// A pending redemption: bonuses set aside for one receipt until it is committed, cancelled, or times out.
+/// <paramref name="PrintJobId"/> is set once an office register's print job has the receipt: the job
+/// alone then commits or cancels the hold (<see cref="PrintQueue.IsBonusStepOf"/>).
+/// </summary>
 public sealed record Hold(
     string Id, string OperationId, long AmountKopecks, Receipt Receipt, IReadOnlyList<long> LineDiscounts,
-    DateTimeOffset ExpiresAt, IReadOnlyList<LotTake> Takes);
+    DateTimeOffset ExpiresAt, IReadOnlyList<LotTake> Takes, string? PrintJobId = null);
 
 public enum HoldResolution { Committed, Cancelled, Expired }
 

@@ -407,6 +407,16 @@ public static class PrintQueue
     /// <summary>The operation id of a job's bonus step: derived from the job, so a repeated report or a restart books once.</summary>
     public static string BonusOperationId(PrintJob job, string step) => $"print-{step}:{job.JobId}";
 
+    /// <summary>The reserved start of the print queue's own operation ids on cards; a client's operation id may not begin so.</summary>
+    public const string OperationIdPrefix = "print-";
+
+    /// <summary>Whether <paramref name="operationId"/> is print job <paramref name="jobId"/>'s own commit or cancel of its hold.</summary>
+    public static bool IsBonusStepOf(string operationId, string jobId) =>
+        operationId == $"print-commit:{jobId}" || operationId == $"print-cancel:{jobId}";
+
+    /// <summary>The operation id under which a job takes its hold (<see cref="Card.BindHoldToPrintJob"/>).</summary>
+    public static string BindOperationId(PrintJob job) => $"print-bind:{job.JobId}";
+
     /// <summary>A job id: "pj_" and 128 random bits in hex.</summary>
     public static string NewJobId() => "pj_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 

@@ -42,6 +42,10 @@ public sealed class CardGrain(CardGrainServices services, ILogger<CardGrain> log
     public Task<OpenHoldView> GetOpenHoldAsync(string holdId, CancellationToken cancellationToken) =>
         Read(cancellationToken, async card => Domain.Card.OpenHold(card, await ProgramOf(card), holdId, Now));
 
+    public Task<bool> BindHoldToPrintJobAsync(string operationId, string holdId, string printJobId, CancellationToken cancellationToken) =>
+        Write(cancellationToken, operationId, "bind-hold", new { holdId, printJobId },
+            async card => Domain.Card.BindHoldToPrintJob(card, await ProgramOf(card), holdId, printJobId, Now));
+
     public Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken) =>
         Write(cancellationToken, operationId, "redeem", new { number = Number, receipt, amountKopecks },
             async card => Domain.Card.Redeem(card, await ProgramOf(card), operationId, receipt, amountKopecks, committed: null, Now));

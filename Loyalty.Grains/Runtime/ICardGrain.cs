@@ -26,6 +26,9 @@ public interface ICardGrain : IGrainWithStringKey
     /// <summary>An open hold of this card: its receipt and per-line discounts (the office print queue checks a sale against it). AlreadyResolved or NotFound otherwise.</summary>
     Task<OpenHoldView> GetOpenHoldAsync(string holdId, CancellationToken cancellationToken = default);
 
+    /// <summary>Gives an open hold to the print job that prints its receipt (only that job then commits or cancels it); idempotent by <paramref name="operationId"/>.</summary>
+    Task<bool> BindHoldToPrintJobAsync(string operationId, string holdId, string printJobId, CancellationToken cancellationToken = default);
+
     /// <summary>Holds bonuses for a receipt until commit, cancel or the programme's hold timeout.</summary>
     Task<HoldResult> RedeemAsync(string operationId, Receipt receipt, long amountKopecks, CancellationToken cancellationToken = default);
 

@@ -83,8 +83,24 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
             }
             catch (CardException refused) { results[i] = new SubmitOutcome(null, refused.Code, refused.Message); }
         }
+        // Each new sale takes its hold, so that only the job settles it from now on (Card.BindHoldToPrintJob).
+        // A hold that went meanwhile (timed out, or cancelled by hand before this) is held again when the receipt is printed.
+        await Task.WhenAll(jobs.Where((job, i) => inserted[i] && job.Request.ReprintOf is null && !string.IsNullOrEmpty(job.Request.HoldId)).Select(BindHoldAsync));
         if (inserted.Any(x => x)) Signal();
         return results;
+    }
+
+    private async Task BindHoldAsync(PrintJob job)
+    {
+        var holdId = job.Request.HoldId!;
+        try
+        {
+            await cards.Card(Card.CardNumberOfHold(holdId)!).BindHoldToPrintJobAsync(PrintQueue.BindOperationId(job), holdId, job.JobId, CancellationToken.None);
+        }
+        catch (Exception error) when (error is CardException or Npgsql.NpgsqlException or TimeoutException)
+        {
+            logger.LogWarning("Print job {JobId}: its hold {HoldId} could not be given to it ({Reason}); it is settled when the receipt is printed.", job.JobId, holdId, error.Message);
+        }
     }
 
     /// <summary>

@@ -101,19 +101,6 @@ public sealed class PrintJobStore(NpgsqlDataSource dataSource)
         return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
 
-    /// <summary>
-    /// The open job (neither done nor failed) that settles <paramref name="holdId"/>, as "job id (state) of office register store/register",
-    /// or null. One index probe and no request text: it is asked on every commit of a hold.
-    /// </summary>
-    public async Task<string?> OpenJobOfHoldAsync(string holdId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            "SELECT job_id || ' (' || state || ') of office register ' || store_id || '/' || office_register_id FROM print_jobs " +
-            "WHERE hold_id = $1 AND state NOT IN ('Done', 'Failed') LIMIT 1");
-        command.Parameters.Add(new NpgsqlParameter { Value = holdId });
-        return await command.ExecuteScalarAsync(cancellationToken) as string;
-    }
-
     /// <summary>A register's open jobs (neither done nor failed, or done/failed with a bonus step owed) and its last sequence.</summary>
     public async Task<(IReadOnlyList<PrintJob> Open, long LastSequence)> LoadRegisterAsync(string storeId, string registerId, CancellationToken cancellationToken)
     {

@@ -402,18 +402,25 @@ public sealed class OfficeRegisterTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
-    public async Task A_hold_bound_to_an_open_print_job_cannot_be_cancelled_by_hand_and_the_job_commits_it_once_printed()
+    public async Task A_hold_its_print_job_owns_can_be_neither_cancelled_nor_committed_by_hand_and_the_job_commits_it_once_printed()
     {
         var (card, hold, sale) = await BonusSaleAsync("bound-hold", 20_00);
         var job = await _driver.SubmitReceiptAsync(sale);
 
         var cancel = await Assert.ThrowsAsync<RpcException>(() => _driver.CancelAsync(new CancelRequest { OperationId = "bound-hold-cancel", HoldId = hold.HoldId }));
+        var heldReceipt = new Receipt { Ref = sale.Receipt.Ref };
+        heldReceipt.Lines.AddRange(sale.Receipt.Lines.Select(l => new ReceiptLine(l) { Amount = l.Amount + hold.Lines.Single(h => h.Sku == l.Sku).Discount }));
+        var commit = await Assert.ThrowsAsync<RpcException>(() => _driver.CommitAsync(new CommitRequest { OperationId = "bound-hold-commit", CardNumber = card, HoldId = hold.HoldId, Receipt = heldReceipt }));
+        var forged = await Assert.ThrowsAsync<RpcException>(() => _driver.CommitAsync(new CommitRequest { OperationId = $"print-commit:{job.JobId}", CardNumber = card, HoldId = hold.HoldId, Receipt = heldReceipt }));
 
         await using (StartAdapter()) job = await UntilAsync(job.JobId, PrintJobState.Done);
         for (var round = 0; round < 100 && job.Bonuses != "committed"; round++) { await Task.Delay(50); job = await _driver.GetPrintJobAsync(job.JobId); }
 
         Assert.Equal(StatusCode.FailedPrecondition, cancel.StatusCode);
         Assert.Contains($"belongs to print job {job.JobId}", cancel.Message);
+        Assert.Equal(StatusCode.FailedPrecondition, commit.StatusCode);
+        Assert.Contains("cannot be committed by hand", commit.Message);
+        Assert.Equal(StatusCode.InvalidArgument, forged.StatusCode);
 
         Assert.Equal("committed", job.Bonuses);
         Assert.Equal(0, (await _admin.GetCardAsync(card)).Held);

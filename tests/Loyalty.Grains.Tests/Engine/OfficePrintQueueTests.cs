@@ -62,13 +62,33 @@ public sealed class OfficePrintQueueTests : EngineTestBase
     }
 
     [Fact]
-    public async Task A_hold_cancelled_by_hand_before_its_job_was_stored_is_held_again_and_committed_once_the_receipt_is_printed()
+    public async Task Once_its_job_is_stored_the_hold_is_the_jobs_and_the_card_refuses_to_settle_it_by_hand()
+    {
+        var (card, hold, sale) = await HeldSaleAsync("5100004");
+        var queues = Queues;
+        var job = await queues.SubmitAsync(sale, CancellationToken.None);
+
+        var cancel = await RefusedAsync(CardErrorCode.AlreadyResolved, () => Cards.CancelHoldAsync("hand-cancel", hold.HoldId));
+        var commit = await RefusedAsync(CardErrorCode.AlreadyResolved, () => card.CommitAsync("hand-commit", ReceiptOf(1, 100_00), hold.HoldId));
+        var done = await PrintAsync(queues, job);
+
+        Assert.Contains($"belongs to print job {job.JobId}", cancel.Message);
+        Assert.Contains("cannot be committed by hand", commit.Message);
+        Assert.Equal(BonusSettlement.Committed, done.Bonuses);
+        Assert.Equal((100_00 - 30_00 + 3_50, 0L), ((await card.GetAsync()).BalanceKopecks, (await card.GetAsync()).HeldKopecks));
+        await AssertInvariantsHoldAsync();
+    }
+
+    [Fact]
+    public async Task A_hold_cancelled_by_hand_before_its_job_took_it_is_held_again_and_committed_once_the_receipt_is_printed()
     {
         var (card, hold, sale) = await HeldSaleAsync("5100002");
         var queues = Queues;
-        var job = await queues.SubmitAsync(sale, CancellationToken.None);
-        // What Cards.Cancel refuses once the job is stored, done here straight on the card: the moment in between.
+        // The moment between the submit's hold check (done here) and the job taking the hold: a cancel gets in.
+        var checkedSale = PrintQueue.BindHold(sale, await card.GetOpenHoldAsync(hold.HoldId));
         await Cards.CancelHoldAsync("hand-cancel", hold.HoldId);
+        var outcome = Assert.Single(await Cards.Grains.GetGrain<IPrintQueueGrain>(IPrintQueueGrain.KeyOf("store1", Office)).SubmitManyAsync([checkedSale]));
+        var job = outcome.Job!;
 
         var done = await PrintAsync(queues, job);
 

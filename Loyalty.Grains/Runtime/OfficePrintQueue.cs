@@ -130,7 +130,9 @@ public sealed class OfficePrintQueue(string storeId, string registerId, PrintJob
             Remember(job);
             Signal();
         }
-        if (job.OwedBonusStep != BonusStep.None) job = await SettleBonusesAsync(job, cancellationToken);
+        // The bonus step is the server's own bookkeeping once the outcome is stored: it is seen through
+        // even if the adapter's call is cancelled meanwhile (a killed adapter, a stopping feed).
+        if (job.OwedBonusStep != BonusStep.None) job = await SettleBonusesAsync(job, CancellationToken.None);
         return job;
     }
 

@@ -124,7 +124,7 @@ public sealed class LoyaltyApi
             _ => StatusCode.Internal,
         }, e.Message), Trailers(e)),
         // The database refused a connection or went away mid-call: the POS falls back to offline.
-        Npgsql.NpgsqlException outage when Grains.Cluster.GrainDatabaseFailures.IsOutage(outage) => Rpc.Error(StatusCode.Unavailable,
+        Npgsql.NpgsqlException outage when Grains.Storage.GroupCommitWriter.IsConnectionFailure(outage) => Rpc.Error(StatusCode.Unavailable,
             "The database cannot be reached just now; retry with the same operation id, or work offline."),
         _ => null,
     };

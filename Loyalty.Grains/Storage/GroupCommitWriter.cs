@@ -246,11 +246,16 @@ public sealed class GroupCommitWriter : ILedgerWriter, IAsyncDisposable
 
     /// <summary>
     /// The database could not be reached or stopped answering (as opposed to refusing a statement):
-    /// waiting or retrying may cure it. Shared with the server's start-up, which waits on exactly these.
+    /// waiting or retrying may cure it, and a write it interrupted may or may not be stored. Besides
+    /// what Npgsql calls transient and broken sockets, the server's own word that the connection is
+    /// gone or not yet possible: class 08 (connection exception) and 57P01–57P03 (shutting down,
+    /// crashed, starting up). The one classifier of the engine: the writer, the server's start-up
+    /// (which waits on exactly these), the grain call filter and the gRPC error mapping use it.
     /// </summary>
     public static bool IsConnectionFailure(Exception error) =>
         error is NpgsqlException { IsTransient: true } or TimeoutException or System.Net.Sockets.SocketException or IOException
-        || error is NpgsqlException { InnerException: System.Net.Sockets.SocketException or IOException or TimeoutException };
+        || error is NpgsqlException { InnerException: System.Net.Sockets.SocketException or IOException or TimeoutException }
+        || error is PostgresException { SqlState: "57P01" or "57P02" or "57P03" } or PostgresException { SqlState: ['0', '8', _, _, _] };
 
     /// <summary>SQLSTATE raised by <c>loyalty_expect</c> (migration 0002) when a card version moved.</summary>
     private const string ExpectationFailed = "LY001";

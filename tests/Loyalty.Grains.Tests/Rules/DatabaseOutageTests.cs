@@ -1,4 +1,4 @@
-using Loyalty.Grains.Cluster;
+using Loyalty.Grains.Storage;
 using Npgsql;
 
 namespace Loyalty.Grains.Tests.Rules;
@@ -17,13 +17,13 @@ public class DatabaseOutageTests
     {
         var error = new PostgresException("message", "FATAL", "FATAL", sqlState);
 
-        Assert.Equal(outage, GrainDatabaseFailures.IsOutage(error));
+        Assert.Equal(outage, GroupCommitWriter.IsConnectionFailure(error));
     }
 
     [Fact]
     public void A_connection_that_could_not_be_made_is_an_outage_and_other_exceptions_are_not()
     {
-        Assert.True(GrainDatabaseFailures.IsOutage(new NpgsqlException("Failed to connect to 127.0.0.1:5432", new System.Net.Sockets.SocketException(111))));
-        Assert.False(GrainDatabaseFailures.IsOutage(new InvalidOperationException("a defect")));
+        Assert.True(GroupCommitWriter.IsConnectionFailure(new NpgsqlException("Failed to connect to 127.0.0.1:5432", new System.Net.Sockets.SocketException(111))));
+        Assert.False(GroupCommitWriter.IsConnectionFailure(new InvalidOperationException("a defect")));
     }
 }
